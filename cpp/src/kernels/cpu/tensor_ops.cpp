@@ -1,0 +1,598 @@
+// CPU kernels of the tensor-op family (see kernels/tensor_ops.h). Inner loops run over contiguous
+// memory with independent accumulator lanes so the compiler vectorises them without fast-math;
+// OpenMP only engages above kParallelGrain elements; nothing here throws.
+#include "kernels/tensor_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "core/blas.h"
+#include "ember/kernel_registry.h"
+#include "ember/threads.h"
+
+namespace ember {
+namespace {
+
+constexpr int64_t kColBlock = 256;      // columns per task when reducing down a column block
+constexpr int64_t kChunk = 16384;       // elements per partial result of a whole-tensor reduce
+constexpr int64_t kTile = 32;           // transpose tile edge
+
+template <bool Acc, class T>
+inline void put(T& dst, T v) {
+  if constexpr (Acc) dst += v; else dst = v;
+}
+
+template <class T>
+inline bool same_or_both_nan(T a, T b) { return a == b || (a != a && b != b); }
+
+// ---------------------------------------------------------------- reductions
+
+template <class T>
+struct SumOp {
+  static constexpr T init() { return T(0); }
+  static T f(T acc, T v) { return acc + v; }
+};
+// A NaN operand wins and then stays (v > NaN and NaN != NaN test false), as in NumPy.
+template <class T>
+struct MaxOp {
+  static constexpr T init() { return -std::numeric_limits<T>::infinity(); }
+  static T f(T acc, T v) { return (v > acc || v != v) ? v : acc; }
+};
+template <class T>
+struct MinOp {
+  static constexpr T init() { return std::numeric_limits<T>::infinity(); }
+  static T f(T acc, T v) { return (v < acc || v != v) ? v : acc; }
+};
+
+// Reduction of a contiguous run with L independent lanes (vectorisable, no reassociation needed).
+template <class Op, class T>
+T reduce_run(const T* x, int64_t n) {
+  constexpr int L = 32 / sizeof(T);
+  T acc[L];
+  for (int k = 0; k < L; ++k) acc[k] = Op::init();
+  int64_t i = 0;
+  for (; i + L <= n; i += L)
+    for (int k = 0; k < L; ++k) acc[k] = Op::f(acc[k], x[i + k]);
+  T r = Op::init();
+  for (int k = 0; k < L; ++k) r = Op::f(r, acc[k]);
+  for (; i < n; ++i) r = Op::f(r, x[i]);
+  return r;
+}
+
+// (outer, n, inner) split of merged extents; false when the layout needs the general path.
+bool split3(int rank, const int64_t* dims, const uint8_t* red, int64_t& outer, int64_t& n,
+            int64_t& inner) {
+  int p = 0;
+  outer = n = inner = 1;
+  if (p < rank && !red[p]) outer = dims[p++];
+  if (p < rank && red[p]) n = dims[p++];
+  if (p < rank && !red[p]) inner = dims[p++];
+  return p == rank;
+}
+
+// Odometer over all merged extents but the last: calls row(x_offset, y_offset) once per
+// contiguous run of the last extent, y_offset skipping reduced extents (stride 0).
+template <class F>
+void for_each_run(int rank, const int64_t* dims, const uint8_t* red, F&& row) {
+  std::vector<int64_t> ystride(rank), idx(rank, 0);
+  int64_t s = 1, total = 1;
+  for (int d = rank - 1; d >= 0; --d) {
+    ystride[d] = red[d] ? 0 : s;
+    if (!red[d]) s *= dims[d];
+    total *= dims[d];
+  }
+  const int64_t last = dims[rank - 1];
+  if (total == 0) return;
+  const int64_t runs = total / last;
+  int64_t yoff = 0;
+  for (int64_t r = 0; r < runs; ++r) {
+    row(r * last, yoff);
+    for (int d = rank - 2; d >= 0; --d) {
+      yoff += ystride[d];
+      if (++idx[d] < dims[d]) break;
+      yoff -= ystride[d] * dims[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+template <class T, class Op>
+void reduce_op(const T* x, T* y, int rank, const int64_t* dims, const uint8_t* red, T scale) {
+  int64_t outer, n, inner;
+  if (split3(rank, dims, red, outer, n, inner)) {
+    if (inner == 1 && outer == 1 && n > kParallelGrain) {
+      // Whole tensor: fixed chunks reduced in parallel, partials combined in order, so the
+      // result does not depend on the thread count.
+      const int64_t chunks = (n + kChunk - 1) / kChunk;
+      std::vector<T> part(chunks);
+#pragma omp parallel for
+      for (int64_t c = 0; c < chunks; ++c)
+        part[c] = reduce_run<Op>(x + c * kChunk, std::min(kChunk, n - c * kChunk));
+      T r = Op::init();
+      for (int64_t c = 0; c < chunks; ++c) r = Op::f(r, part[c]);
+      y[0] = scale * r;
+    } else if (inner == 1) {  // last axis: one contiguous run per output
+#pragma omp parallel for if (outer * n > kParallelGrain)
+      for (int64_t o = 0; o < outer; ++o) y[o] = scale * reduce_run<Op>(x + o * n, n);
+    } else {  // leading (or middle) axis: accumulate whole rows into a block of outputs
+      const int64_t nb = (inner + kColBlock - 1) / kColBlock;
+#pragma omp parallel for if (outer * n * inner > kParallelGrain)
+      for (int64_t t = 0; t < outer * nb; ++t) {
+        const int64_t o = t / nb, j0 = (t % nb) * kColBlock, w = std::min(kColBlock, inner - j0);
+        const T* xo = x + o * n * inner + j0;
+        T acc[kColBlock];
+        for (int64_t j = 0; j < w; ++j) acc[j] = Op::init();
+        for (int64_t i = 0; i < n; ++i) {
+          const T* xr = xo + i * inner;
+          for (int64_t j = 0; j < w; ++j) acc[j] = Op::f(acc[j], xr[j]);
+        }
+        T* yo = y + o * inner + j0;
+        for (int64_t j = 0; j < w; ++j) yo[j] = scale * acc[j];
+      }
+    }
+    return;
+  }
+  // General layout (e.g. axes 0 and 2 of 3): strided, one thread.
+  int64_t ny = 1;
+  for (int d = 0; d < rank; ++d)
+    if (!red[d]) ny *= dims[d];
+  std::fill(y, y + ny, Op::init());
+  const int64_t last = dims[rank - 1];
+  const bool last_reduced = red[rank - 1];
+  for_each_run(rank, dims, red, [&](int64_t xoff, int64_t yoff) {
+    const T* xr = x + xoff;
+    if (last_reduced) {
+      y[yoff] = Op::f(y[yoff], reduce_run<Op>(xr, last));
+    } else {
+      T* yr = y + yoff;
+      for (int64_t j = 0; j < last; ++j) yr[j] = Op::f(yr[j], xr[j]);
+    }
+  });
+  for (int64_t j = 0; j < ny; ++j) y[j] *= scale;
+}
+
+template <class T>
+void reduce(ReduceKind kind, const T* x, T* y, int rank, const int64_t* dims,
+            const uint8_t* red, T scale) {
+  switch (kind) {
+    case ReduceKind::sum: return reduce_op<T, SumOp<T>>(x, y, rank, dims, red, scale);
+    case ReduceKind::max: return reduce_op<T, MaxOp<T>>(x, y, rank, dims, red, scale);
+    case ReduceKind::min: return reduce_op<T, MinOp<T>>(x, y, rank, dims, red, scale);
+  }
+}
+
+template <bool Acc, class T>
+void reduce_sum_backward_impl(const T* gy, T* gx, int rank, const int64_t* dims,
+                              const uint8_t* red, T scale) {
+  int64_t outer, n, inner;
+  if (split3(rank, dims, red, outer, n, inner)) {
+#pragma omp parallel for if (outer * n * inner > kParallelGrain)
+    for (int64_t r = 0; r < outer * n; ++r) {  // one row of `inner` per (o, i)
+      const int64_t o = r / n;
+      T* gr = gx + r * inner;
+      const T* g = gy + o * inner;
+      for (int64_t j = 0; j < inner; ++j) put<Acc>(gr[j], scale * g[j]);
+    }
+    return;
+  }
+  const int64_t last = dims[rank - 1];
+  const bool last_reduced = red[rank - 1];
+  for_each_run(rank, dims, red, [&](int64_t xoff, int64_t yoff) {
+    T* gr = gx + xoff;
+    if (last_reduced) {
+      const T g = scale * gy[yoff];
+      for (int64_t j = 0; j < last; ++j) put<Acc>(gr[j], g);
+    } else {
+      const T* g = gy + yoff;
+      for (int64_t j = 0; j < last; ++j) put<Acc>(gr[j], scale * g[j]);
+    }
+  });
+}
+
+template <class T>
+void reduce_sum_backward(const T* gy, T* gx, int rank, const int64_t* dims, const uint8_t* red,
+                         T scale, bool accumulate) {
+  if (accumulate) reduce_sum_backward_impl<true>(gy, gx, rank, dims, red, scale);
+  else reduce_sum_backward_impl<false>(gy, gx, rank, dims, red, scale);
+}
+
+// Tie rule: the whole gradient goes to the first element of the slice (in row-major order)
+// that equals the forward result; `found` marks slices already served.
+template <bool Acc, class T>
+void reduce_extreme_backward_impl(const T* x, const T* y, const T* gy, T* gx, int rank,
+                                  const int64_t* dims, const uint8_t* red) {
+  int64_t outer, n, inner;
+  if (split3(rank, dims, red, outer, n, inner)) {
+    if (inner == 1) {
+#pragma omp parallel for if (outer * n > kParallelGrain)
+      for (int64_t o = 0; o < outer; ++o) {
+        const T* xr = x + o * n;
+        T* gr = gx + o * n;
+        int64_t hit = 0;
+        while (hit < n && !same_or_both_nan(xr[hit], y[o])) ++hit;
+        for (int64_t i = 0; i < n; ++i) put<Acc>(gr[i], i == hit ? gy[o] : T(0));
+      }
+    } else {
+      const int64_t nb = (inner + kColBlock - 1) / kColBlock;
+#pragma omp parallel for if (outer * n * inner > kParallelGrain)
+      for (int64_t t = 0; t < outer * nb; ++t) {
+        const int64_t o = t / nb, j0 = (t % nb) * kColBlock, w = std::min(kColBlock, inner - j0);
+        const T* yo = y + o * inner + j0;
+        const T* go = gy + o * inner + j0;
+        uint8_t found[kColBlock] = {};
+        for (int64_t i = 0; i < n; ++i) {
+          const T* xr = x + (o * n + i) * inner + j0;
+          T* gr = gx + (o * n + i) * inner + j0;
+          for (int64_t j = 0; j < w; ++j) {
+            const bool hit = !found[j] && same_or_both_nan(xr[j], yo[j]);
+            found[j] |= hit;
+            put<Acc>(gr[j], hit ? go[j] : T(0));
+          }
+        }
+      }
+    }
+    return;
+  }
+  int64_t ny = 1;
+  for (int d = 0; d < rank; ++d)
+    if (!red[d]) ny *= dims[d];
+  std::vector<uint8_t> found(ny, 0);
+  const int64_t last = dims[rank - 1];
+  const bool last_reduced = red[rank - 1];
+  for_each_run(rank, dims, red, [&](int64_t xoff, int64_t yoff) {
+    const T* xr = x + xoff;
+    T* gr = gx + xoff;
+    for (int64_t j = 0; j < last; ++j) {
+      const int64_t k = last_reduced ? yoff : yoff + j;
+      const bool hit = !found[k] && same_or_both_nan(xr[j], y[k]);
+      found[k] |= hit;
+      put<Acc>(gr[j], hit ? gy[k] : T(0));
+    }
+  });
+}
+
+template <class T>
+void reduce_extreme_backward(const T* x, const T* y, const T* gy, T* gx, int rank,
+                             const int64_t* dims, const uint8_t* red, bool accumulate) {
+  if (accumulate) reduce_extreme_backward_impl<true>(x, y, gy, gx, rank, dims, red);
+  else reduce_extreme_backward_impl<false>(x, y, gy, gx, rank, dims, red);
+}
+
+// ---------------------------------------------------------------- softmax
+
+// exp for softmax arguments (x - max <= 0): Cephes' expf polynomial (about 1 ulp) built from
+// selects only, so the loops that call it vectorise (a NaN test such as x != x would stop that).
+// Below -87.3 it returns 0; NaN stays NaN. Valid for x <= 88.3.
+inline float exp_soft(float x) {
+  // The integer part comes from a copy where NaN became finite (a float-to-int conversion of
+  // NaN is undefined); the fraction keeps the NaN so it reaches the result.
+  float xn = x > -87.3f ? x : -87.3f;
+  xn = xn < 88.3f ? xn : 88.3f;
+  float xr = x < -87.3f ? -87.3f : x;
+  xr = xr > 88.3f ? 88.3f : xr;
+  // floor(v) as truncation of v + 128 (v > -127 here), which vectorises where floor() may not
+  const float fx =
+      static_cast<float>(static_cast<int32_t>(xn * 1.44269504088896341f + 128.5f)) - 128.0f;
+  float r = xr - fx * 0.693359375f;
+  r = r - fx * -2.12194440e-4f;
+  const float z = r * r;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * z + r + 1.0f;
+  const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(fx) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return x < -87.3f ? 0.0f : p * scale;
+}
+inline double exp_soft(double x) { return std::exp(x); }
+
+template <class T>
+void softmax_rows(const T* x, T* y, int64_t n, bool log) {
+  const T m = reduce_run<MaxOp<T>>(x, n);
+  if (log) {
+    constexpr int L = 32 / sizeof(T);
+    T acc[L] = {};
+    int64_t i = 0;
+    for (; i + L <= n; i += L)
+      for (int k = 0; k < L; ++k) acc[k] += exp_soft(x[i + k] - m);
+    T s = 0;
+    for (int k = 0; k < L; ++k) s += acc[k];
+    for (; i < n; ++i) s += exp_soft(x[i] - m);
+    const T shift = m + std::log(s);
+    for (int64_t j = 0; j < n; ++j) y[j] = x[j] - shift;
+  } else {
+    for (int64_t j = 0; j < n; ++j) y[j] = exp_soft(x[j] - m);
+    const T inv = T(1) / reduce_run<SumOp<T>>(y, n);
+    for (int64_t j = 0; j < n; ++j) y[j] *= inv;
+  }
+}
+
+template <class T>
+void softmax(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, bool log) {
+  if (inner == 1) {
+#pragma omp parallel for if (outer * n > kParallelGrain)
+    for (int64_t o = 0; o < outer; ++o) softmax_rows(x + o * n, y + o * n, n, log);
+    return;
+  }
+  const int64_t nb = (inner + kColBlock - 1) / kColBlock;
+#pragma omp parallel for if (outer * n * inner > kParallelGrain)
+  for (int64_t t = 0; t < outer * nb; ++t) {
+    const int64_t o = t / nb, j0 = (t % nb) * kColBlock, w = std::min(kColBlock, inner - j0);
+    const T* xo = x + o * n * inner + j0;
+    T* yo = y + o * n * inner + j0;
+    T m[kColBlock], s[kColBlock];
+    for (int64_t j = 0; j < w; ++j) { m[j] = MaxOp<T>::init(); s[j] = 0; }
+    for (int64_t i = 0; i < n; ++i)
+      for (int64_t j = 0; j < w; ++j) m[j] = MaxOp<T>::f(m[j], xo[i * inner + j]);
+    if (log) {
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < w; ++j) s[j] += exp_soft(xo[i * inner + j] - m[j]);
+      for (int64_t j = 0; j < w; ++j) m[j] += std::log(s[j]);
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < w; ++j) yo[i * inner + j] = xo[i * inner + j] - m[j];
+    } else {
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < w; ++j) {
+          const T e = exp_soft(xo[i * inner + j] - m[j]);
+          yo[i * inner + j] = e;
+          s[j] += e;
+        }
+      for (int64_t j = 0; j < w; ++j) s[j] = T(1) / s[j];
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < w; ++j) yo[i * inner + j] *= s[j];
+    }
+  }
+}
+
+template <bool Acc, class T>
+void softmax_backward_impl(const T* y, const T* gy, T* gx, int64_t outer, int64_t n,
+                           int64_t inner, bool log) {
+  if (inner == 1) {
+#pragma omp parallel for if (outer * n > kParallelGrain)
+    for (int64_t o = 0; o < outer; ++o) {
+      const T* yr = y + o * n;
+      const T* gr = gy + o * n;
+      T* xr = gx + o * n;
+      constexpr int L = 32 / sizeof(T);
+      T acc[L] = {};
+      int64_t i = 0;
+      if (log) {
+        const T d = reduce_run<SumOp<T>>(gr, n);
+        for (int64_t j = 0; j < n; ++j) put<Acc>(xr[j], gr[j] - exp_soft(yr[j]) * d);
+      } else {
+        for (; i + L <= n; i += L)
+          for (int k = 0; k < L; ++k) acc[k] += gr[i + k] * yr[i + k];
+        T d = 0;
+        for (int k = 0; k < L; ++k) d += acc[k];
+        for (; i < n; ++i) d += gr[i] * yr[i];
+        for (int64_t j = 0; j < n; ++j) put<Acc>(xr[j], yr[j] * (gr[j] - d));
+      }
+    }
+    return;
+  }
+  const int64_t nb = (inner + kColBlock - 1) / kColBlock;
+#pragma omp parallel for if (outer * n * inner > kParallelGrain)
+  for (int64_t t = 0; t < outer * nb; ++t) {
+    const int64_t o = t / nb, j0 = (t % nb) * kColBlock, w = std::min(kColBlock, inner - j0);
+    const int64_t base = o * n * inner + j0;
+    T d[kColBlock];
+    for (int64_t j = 0; j < w; ++j) d[j] = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const T* yr = y + base + i * inner;
+      const T* gr = gy + base + i * inner;
+      if (log) for (int64_t j = 0; j < w; ++j) d[j] += gr[j];
+      else for (int64_t j = 0; j < w; ++j) d[j] += gr[j] * yr[j];
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const T* yr = y + base + i * inner;
+      const T* gr = gy + base + i * inner;
+      T* xr = gx + base + i * inner;
+      if (log) for (int64_t j = 0; j < w; ++j) put<Acc>(xr[j], gr[j] - exp_soft(yr[j]) * d[j]);
+      else for (int64_t j = 0; j < w; ++j) put<Acc>(xr[j], yr[j] * (gr[j] - d[j]));
+    }
+  }
+}
+
+template <class T>
+void softmax_backward(const T* y, const T* gy, T* gx, int64_t outer, int64_t n, int64_t inner,
+                      bool log, bool accumulate) {
+  if (accumulate) softmax_backward_impl<true>(y, gy, gx, outer, n, inner, log);
+  else softmax_backward_impl<false>(y, gy, gx, outer, n, inner, log);
+}
+
+// ---------------------------------------------------------------- gemm
+
+template <class T>
+void gemm_cpu(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+              int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {  // BLAS rejects zero leading dimensions; the product is empty anyway
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+    return;
+  }
+  gemm<T>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+// ---------------------------------------------------------------- movers
+
+// y = x permuted (y's axis i is x's axis perm[i]). Output axes of extent 1 are dropped and
+// output axes that stay adjacent in x merged first, so e.g. (B, T, H, D) -> (B, H, T, D) becomes
+// rows of D contiguous elements, and a true transpose of the innermost axis runs in tiles.
+template <bool Acc, class T>
+void permute_impl(const T* x, T* y, int rank, const int64_t* dims, const int* perm) {
+  std::vector<int64_t> in_stride(rank);
+  int64_t total = 1;
+  for (int d = rank - 1; d >= 0; --d) {
+    in_stride[d] = total;
+    total *= dims[d];
+  }
+  if (total == 0) return;
+  std::vector<int64_t> od, st;  // merged output extents and their input strides
+  for (int i = 0; i < rank; ++i) {
+    const int64_t e = dims[perm[i]], s = in_stride[perm[i]];
+    if (e == 1) continue;
+    if (!od.empty() && st.back() == s * e) {
+      od.back() *= e;
+      st.back() = s;
+    } else {
+      od.push_back(e);
+      st.push_back(s);
+    }
+  }
+  const int r = static_cast<int>(od.size());
+  if (r == 0) {
+    put<Acc>(y[0], x[0]);
+    return;
+  }
+  std::vector<int64_t> ost(r);
+  for (int64_t d = r - 1, s = 1; d >= 0; --d) {
+    ost[d] = s;
+    s *= od[d];
+  }
+  if (r == 1) {  // plain copy
+#pragma omp parallel for if (total > kParallelGrain)
+    for (int64_t c = 0; c < (total + kChunk - 1) / kChunk; ++c) {
+      const int64_t j1 = std::min(total, (c + 1) * kChunk);
+      for (int64_t j = c * kChunk; j < j1; ++j) put<Acc>(y[j], x[j]);
+    }
+    return;
+  }
+  int p = -1;  // output axis that is contiguous in x
+  for (int d = 0; d < r; ++d)
+    if (st[d] == 1) p = d;
+  const int q = r - 1;
+  if (p == q || p < 0) {  // rows of the last output axis, read with stride st[q]
+    const int64_t len = od[q], rows = total / len, sq = st[q];
+#pragma omp parallel for if (total > kParallelGrain)
+    for (int64_t row = 0; row < rows; ++row) {
+      int64_t rem = row, off = 0;
+      for (int d = q - 1; d >= 0; --d) {
+        off += (rem % od[d]) * st[d];
+        rem /= od[d];
+      }
+      T* yr = y + row * len;
+      const T* xr = x + off;
+      if (sq == 1) for (int64_t j = 0; j < len; ++j) put<Acc>(yr[j], xr[j]);
+      else for (int64_t j = 0; j < len; ++j) put<Acc>(yr[j], xr[j * sq]);
+    }
+    return;
+  }
+  // Tiles over (p, q): reads run along p, writes along q, both inside a kTile^2 block.
+  const int64_t tp = (od[p] + kTile - 1) / kTile, tq = (od[q] + kTile - 1) / kTile;
+  const int64_t others = total / (od[p] * od[q]);
+#pragma omp parallel for if (total > kParallelGrain)
+  for (int64_t t = 0; t < others * tp * tq; ++t) {
+    const int64_t bq = t % tq, bp = (t / tq) % tp;
+    int64_t rem = t / (tq * tp), xo = 0, yo = 0;
+    for (int d = q - 1; d >= 0; --d) {
+      if (d == p) continue;
+      const int64_t i = rem % od[d];
+      rem /= od[d];
+      xo += i * st[d];
+      yo += i * ost[d];
+    }
+    const int64_t a1 = std::min(od[p], (bp + 1) * kTile), b1 = std::min(od[q], (bq + 1) * kTile);
+    for (int64_t a = bp * kTile; a < a1; ++a) {
+      T* yr = y + yo + a * ost[p];
+      const T* xr = x + xo + a;
+      for (int64_t b = bq * kTile; b < b1; ++b) put<Acc>(yr[b], xr[b * st[q]]);
+    }
+  }
+}
+
+template <bool Acc, class T>
+void copy2d_impl(const T* src, int64_t ss, T* dst, int64_t ds, int64_t rows, int64_t cols) {
+  if (rows <= 0 || cols <= 0) return;
+  if (ss == cols && ds == cols) {  // one contiguous run: split it into chunks
+    const int64_t total = rows * cols;
+#pragma omp parallel for if (total > kParallelGrain)
+    for (int64_t c = 0; c < (total + kChunk - 1) / kChunk; ++c) {
+      const int64_t j1 = std::min(total, (c + 1) * kChunk);
+      for (int64_t j = c * kChunk; j < j1; ++j) put<Acc>(dst[j], src[j]);
+    }
+    return;
+  }
+#pragma omp parallel for if (rows * cols > kParallelGrain)
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* s = src + r * ss;
+    T* d = dst + r * ds;
+    for (int64_t j = 0; j < cols; ++j) put<Acc>(d[j], s[j]);
+  }
+}
+
+template <class T>
+void permute_t(const T* x, T* y, int rank, const int64_t* dims, const int* perm, bool acc) {
+  if (acc) permute_impl<true>(x, y, rank, dims, perm);
+  else permute_impl<false>(x, y, rank, dims, perm);
+}
+
+template <class T>
+void copy2d_t(const T* src, int64_t ss, T* dst, int64_t ds, int64_t rows, int64_t cols,
+              bool acc) {
+  if (acc) copy2d_impl<true>(src, ss, dst, ds, rows, cols);
+  else if (src != dst || ss != ds) copy2d_impl<false>(src, ss, dst, ds, rows, cols);
+}
+
+template <class T>
+void fill(T* dst, int64_t n, T value) {
+#pragma omp parallel for if (n > kParallelGrain)
+  for (int64_t c = 0; c < (n + kChunk - 1) / kChunk; ++c) {
+    const int64_t j1 = std::min(n, (c + 1) * kChunk);
+    for (int64_t j = c * kChunk; j < j1; ++j) dst[j] = value;
+  }
+}
+
+// Byte movers: the element width picks an unsigned integer type of that size.
+template <class F>
+void by_width(size_t elem, F&& f) {
+  switch (elem) {
+    case 1: f(uint8_t{}); break;
+    case 2: f(uint16_t{}); break;
+    case 4: f(uint32_t{}); break;
+    default: f(uint64_t{}); break;
+  }
+}
+
+void permute_bytes(const void* x, void* y, size_t elem, int rank, const int64_t* dims,
+                   const int* perm) {
+  by_width(elem, [&](auto u) {
+    using U = decltype(u);
+    permute_impl<false>(static_cast<const U*>(x), static_cast<U*>(y), rank, dims, perm);
+  });
+}
+
+void copy2d_bytes(const void* src, int64_t ss, void* dst, int64_t ds, int64_t rows, int64_t cols,
+                  size_t elem) {
+  if (src == dst && ss == ds) return;  // in place: nothing to move
+  by_width(elem, [&](auto u) {
+    using U = decltype(u);
+    copy2d_impl<false>(static_cast<const U*>(src), ss, static_cast<U*>(dst), ds, rows, cols);
+  });
+}
+
+template <class T>
+constexpr TensorOpsKernels<T> make_table() {
+  return TensorOpsKernels<T>{reduce<T>,  reduce_sum_backward<T>, reduce_extreme_backward<T>,
+                             softmax<T>, softmax_backward<T>,    gemm_cpu<T>,
+                             permute_t<T>, copy2d_t<T>,          fill<T>};
+}
+
+const TensorOpsKernels<float> cpu_f32 = make_table<float>();
+const TensorOpsKernels<double> cpu_f64 = make_table<double>();
+const ShapeKernels cpu_shape{permute_bytes, copy2d_bytes};
+
+}  // namespace
+
+EMBER_REGISTER_KERNELS(TensorOpsKernels<float>, Device::cpu, cpu_f32);
+EMBER_REGISTER_KERNELS(TensorOpsKernels<double>, Device::cpu, cpu_f64);
+EMBER_REGISTER_KERNELS(ShapeKernels, Device::cpu, cpu_shape);
+
+}  // namespace ember

@@ -1,0 +1,164 @@
+"""Metric objects: stateful accumulators with Keras's update_state / result / reset_state."""
+import numpy as np
+
+from ember import ops
+
+
+class Metric:
+    def __init__(self, name=None, dtype=None):
+        self.name = name or type(self).__name__.lower()
+        self.dtype = dtype or "float32"
+        self.reset_state()
+
+    def reset_state(self):
+        self._total = 0.0
+        self._count = 0.0
+
+    def accumulate(self, value, weight):
+        """Adds a batch mean `value` computed over `weight` samples."""
+        self._total += float(value) * weight
+        self._count += weight
+
+    def result(self):
+        return self._total / self._count if self._count else 0.0
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name}>"
+
+
+class Mean(Metric):
+    """Weighted mean of the values given to update_state."""
+
+    def __init__(self, name="mean", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+    def update_state(self, values, sample_weight=None):
+        values = np.asarray(values, dtype="float64")
+        if sample_weight is None:
+            self.accumulate(values.mean() if values.size else 0.0, values.size)
+        else:
+            w = np.broadcast_to(np.asarray(sample_weight, dtype="float64"), values.shape)
+            self._total += float((values * w).sum())
+            self._count += float(w.sum())
+
+
+class MeanMetricWrapper(Metric):
+    """A metric computed per batch by one C++ op (`op`, `attrs`) and averaged over samples."""
+
+    op = None
+
+    def __init__(self, name=None, dtype=None, **attrs):
+        super().__init__(name=name, dtype=dtype)
+        self.attrs = attrs
+
+    def symbolic(self, y_true, y_pred):
+        return ops.apply_op(self.op, [y_true, y_pred], self.attrs, cast=False)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        if sample_weight is not None:
+            raise NotImplementedError(f"{self.name}: sample_weight is not supported yet")
+        y_pred = np.asarray(y_pred)
+        if y_pred.dtype not in (np.float32, np.float64):
+            y_pred = y_pred.astype("float32")
+        y_true = np.asarray(y_true)
+        value = ops.apply_op(self.op, [y_true, y_pred], self.attrs, cast=False)
+        self.accumulate(float(value), y_pred.shape[0] if y_pred.ndim else 1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(self.attrs)
+        return config
+
+
+class BinaryAccuracy(MeanMetricWrapper):
+    op = "binary_accuracy"
+
+    def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
+        super().__init__(name=name, dtype=dtype, threshold=float(threshold))
+
+
+class CategoricalAccuracy(MeanMetricWrapper):
+    op = "categorical_accuracy"
+
+    def __init__(self, name="categorical_accuracy", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+
+class SparseCategoricalAccuracy(MeanMetricWrapper):
+    op = "sparse_categorical_accuracy"
+
+    def __init__(self, name="sparse_categorical_accuracy", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+
+class MeanSquaredError(MeanMetricWrapper):
+    op = "mean_squared_error"
+
+    def __init__(self, name="mean_squared_error", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+
+class MeanAbsoluteError(MeanMetricWrapper):
+    op = "mean_absolute_error"
+
+    def __init__(self, name="mean_absolute_error", dtype=None):
+        super().__init__(name=name, dtype=dtype)
+
+
+_BY_NAME = {
+    "binary_accuracy": BinaryAccuracy,
+    "categorical_accuracy": CategoricalAccuracy,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
+    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
+}
+_CLASSES = {c.__name__: c for c in (BinaryAccuracy, CategoricalAccuracy,
+                                    SparseCategoricalAccuracy, MeanSquaredError,
+                                    MeanAbsoluteError)}
+
+
+def resolve_accuracy(loss_op, y_true_shape, y_pred_shape, name):
+    """Keras's rule for the name 'accuracy': binary for binary cross-entropy or one output
+    unit, sparse when the labels have one dimension fewer (or a trailing 1), else categorical."""
+    if loss_op == "binary_crossentropy" or (y_pred_shape and y_pred_shape[-1] == 1):
+        return BinaryAccuracy(name=name)
+    if loss_op == "sparse_categorical_crossentropy" or len(y_true_shape) < len(y_pred_shape) or (
+            y_true_shape and y_true_shape[-1] == 1):
+        return SparseCategoricalAccuracy(name=name)
+    return CategoricalAccuracy(name=name)
+
+
+def get(identifier):
+    """A metric object from a name, class, instance or config dict ('accuracy' is resolved by
+    the trainer, which knows the loss)."""
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if isinstance(identifier, dict):
+        cls = _CLASSES.get(identifier.get("class_name"))
+        if cls is None:
+            raise ValueError(f"unknown metric class {identifier.get('class_name')!r}")
+        return cls.from_config(identifier.get("config", {}))
+    if isinstance(identifier, str):
+        if identifier in _BY_NAME:
+            return _BY_NAME[identifier](name=identifier)
+        if identifier in _CLASSES:
+            return _CLASSES[identifier]()
+        raise ValueError(
+            f"unknown metric '{identifier}'; valid names: "
+            f"{sorted(list(_BY_NAME) + ['accuracy', 'acc'])}"
+        )
+    raise ValueError(f"could not interpret metric {identifier!r}")
+
+
+def serialize(metric):
+    return {"module": "ember.metrics", "class_name": type(metric).__name__,
+            "config": metric.get_config()}

@@ -1,0 +1,342 @@
+"""The Keras training API: compile, fit, evaluate, predict and the *_on_batch calls.
+
+Per batch, Python slices the data, makes one C++ call (forward, loss, backward and optimizer
+update all happen there) and updates the running means the progress bar shows.
+"""
+import numpy as np
+
+from ember import losses as losses_module
+from ember import metrics as metrics_module
+from ember import optimizers as optimizers_module
+from ember.callbacks import CallbackList, History
+from ember.models import data
+from ember.models.executable import Executable, label_array_dtype
+from ember.utils import rng
+
+
+class Trainer:
+    def _init_trainer(self):
+        self.compiled = False
+        self.optimizer = None
+        self.stop_training = False
+        self.history = None
+        self._executable = None
+        self._loss_tracker = metrics_module.Mean(name="loss")
+
+    # ---- compile --------------------------------------------------------------------------
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, run_eagerly=False, steps_per_execution=1,
+                jit_compile="auto", auto_scale_loss=True):
+        if weighted_metrics:
+            raise NotImplementedError("compile: weighted_metrics is not supported yet")
+        self.optimizer = optimizers_module.get(optimizer)
+        self._loss_arg, self._loss_weights_arg, self._metrics_arg = loss, loss_weights, metrics
+        self.compiled = True
+        self._steps_cache_reset()
+        if self.built:
+            self._resolve_compile_args()
+
+    def _steps_cache_reset(self):
+        if self._executable is not None:
+            self._executable._steps.clear()
+
+    def _resolve_compile_args(self):
+        """Matches losses, loss weights and metrics to the model's outputs (Keras rules)."""
+        names = self._output_names
+        n = len(names)
+        self._compiled_losses = [losses_module.get(l) for l in _per_output(
+            self._loss_arg, names, "loss")]
+        weights = self._loss_weights_arg
+        self._loss_weights = [1.0 if w is None else float(w) for w in _per_output(
+            weights if weights is not None else None, names, "loss_weights")]
+        metrics = self._metrics_arg
+        if metrics is None:
+            self._metric_specs = [[] for _ in range(n)]
+        elif isinstance(metrics, dict):
+            self._metric_specs = [_as_list(metrics.get(k)) for k in names]
+        elif n > 1 and isinstance(metrics, (list, tuple)) and all(
+                isinstance(m, (list, tuple)) or m is None for m in metrics):
+            if len(metrics) != n:
+                raise ValueError(f"compile: expected {n} metric lists, received {len(metrics)}")
+            self._metric_specs = [_as_list(m) for m in metrics]
+        else:  # one list applied to every output, as Keras does
+            self._metric_specs = [_as_list(metrics) for _ in range(n)]
+        for specs in self._metric_specs:
+            for spec in specs:
+                if isinstance(spec, str) and spec not in ("accuracy", "acc"):
+                    metrics_module.get(spec)  # fails now, naming the valid metrics
+
+    def _assert_compiled(self, what):
+        if not self.compiled:
+            raise RuntimeError(
+                f"You must call compile() on model '{self.name}' before calling {what}()"
+            )
+
+    # ---- plumbing -------------------------------------------------------------------------
+    def _prepare(self, x, y, what):
+        """Builds the model from x if needed; returns x (and y) as lists of typed arrays."""
+        xs = self._split_inputs(x)
+        if not self.built:
+            self._build_from_arrays(xs)
+        if not hasattr(self, "_compiled_losses") and self.compiled:
+            self._resolve_compile_args()
+        xs = data.to_arrays(xs, "x", [t.dtype for t in self._trace(training=False)[0]])
+        ys = None
+        if y is not None:
+            ys = _split(y, len(self._output_names), "y")
+            float_dtype = self._executable_for().dtype
+            ys = data.to_arrays(ys, "y", [
+                label_array_dtype(l, a, float_dtype) for l, a in zip(self._compiled_losses, ys)])
+        data.check_lengths(xs, ys)
+        return xs, ys
+
+    def _split_inputs(self, x):
+        if x is None:
+            raise ValueError("expected input data x, received None")
+        n = len(self._input_specs()) if self.built else 1
+        return _split(x, n, "x")
+
+    def _executable_for(self):
+        weights = self.weights
+        if self._executable is None or not self._executable.matches(weights):
+            self._executable = Executable(self)
+        self._executable.sync_trainable()
+        return self._executable
+
+    def _learning_rate(self):
+        return self.optimizer.current_learning_rate()
+
+    def _record(self, step, values, batch_size):
+        self._loss_tracker.accumulate(values[0], batch_size)
+        for m, v in zip(step.metrics, values[1:]):
+            m.accumulate(v, batch_size)
+
+    def _reset_trackers(self, step):
+        self._loss_tracker.reset_state()
+        for m in step.metrics:
+            m.reset_state()
+
+    def _logs(self, step):
+        logs = {m.name: m.result() for m in step.metrics}
+        logs["loss"] = self._loss_tracker.result()
+        return logs
+
+    # ---- fit ------------------------------------------------------------------------------
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        self._assert_compiled("fit")
+        if class_weight is not None or sample_weight is not None:
+            raise NotImplementedError("fit: class_weight and sample_weight are not supported yet")
+        if y is None:
+            raise ValueError("fit: expected labels y, received None")
+        batch_size = _batch_size(batch_size)
+        xs, ys = self._prepare(x, y, "fit")
+        if validation_split and validation_data is None:
+            (xs, ys), (vx, vy) = data.split_validation(xs, ys, validation_split)
+            validation_data = (vx, vy)
+        elif validation_data is not None:
+            if len(validation_data) != 2:
+                raise ValueError(
+                    "fit: validation_data must be a tuple (x_val, y_val), received "
+                    f"{len(validation_data)} items"
+                )
+        exe = self._executable_for()
+        step = exe.step(True, ys)
+        n = len(xs[0])
+        steps = steps_per_epoch or data.num_batches(n, batch_size)
+        verbose = _verbose(verbose)
+        self.history = History()
+        cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
+                           verbose=verbose, epochs=epochs, steps=steps)
+        for cb in cbs.callbacks:
+            if isinstance(cb, History):
+                self.history = cb
+        self.stop_training = False
+        generator = rng.numpy_generator()
+        cbs.on_train_begin()
+        logs = {}
+        for epoch in range(initial_epoch, epochs):
+            self._reset_trackers(step)
+            cbs.on_epoch_begin(epoch)
+            for i, (bx, by) in enumerate(self._epoch_batches(xs, ys, batch_size, shuffle, steps,
+                                                             generator)):
+                cbs.on_train_batch_begin(i)
+                values = step.program.train_step(bx, by, self._learning_rate())
+                self._record(step, values, len(bx[0]))
+                logs = self._logs(step)
+                cbs.on_train_batch_end(i, logs)
+                if self.stop_training:
+                    break
+            epoch_logs = dict(logs)
+            if validation_data is not None and (epoch + 1) % validation_freq == 0:
+                val = self.evaluate(validation_data[0], validation_data[1],
+                                    batch_size=validation_batch_size or batch_size, verbose=0,
+                                    steps=validation_steps, return_dict=True, _quiet=True)
+                epoch_logs.update({f"val_{k}": v for k, v in val.items()})
+            cbs.on_epoch_end(epoch, epoch_logs)
+            if self.stop_training:
+                break
+        cbs.on_train_end(logs)
+        return self.history
+
+    def _epoch_batches(self, xs, ys, batch_size, shuffle, steps, generator):
+        """`steps` batches; with steps_per_epoch beyond one pass, the data is cycled."""
+        n = len(xs[0])
+        arrays = xs + ys
+        done = 0
+        while done < steps:
+            order = generator.permutation(n) if shuffle else None
+            for batch in data.batches(arrays, batch_size, order):
+                yield batch[:len(xs)], batch[len(xs):]
+                done += 1
+                if done >= steps:
+                    return
+
+    # ---- evaluate / predict ---------------------------------------------------------------
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 steps=None, callbacks=None, return_dict=False, _quiet=False, **kwargs):
+        self._assert_compiled("evaluate")
+        if sample_weight is not None:
+            raise NotImplementedError("evaluate: sample_weight is not supported yet")
+        if y is None:
+            raise ValueError("evaluate: expected labels y, received None")
+        batch_size = _batch_size(batch_size)
+        xs, ys = self._prepare(x, y, "evaluate")
+        step = self._executable_for().step(False, ys)
+        total = data.num_batches(len(xs[0]), batch_size)
+        steps = min(steps or total, total)
+        verbose = _verbose(verbose)
+        cbs = CallbackList(callbacks, add_progbar=verbose != 0 and not _quiet, model=self,
+                           verbose=verbose, epochs=1, steps=steps)
+        self._reset_trackers(step)
+        cbs.on_test_begin()
+        logs = {}
+        for i, batch in enumerate(data.batches(xs + ys, batch_size)):
+            if i >= steps:
+                break
+            cbs.on_test_batch_begin(i)
+            values = step.program.test_step(batch[:len(xs)], batch[len(xs):])
+            self._record(step, values, len(batch[0]))
+            logs = self._logs(step)
+            cbs.on_test_batch_end(i, logs)
+        cbs.on_test_end(logs)
+        if return_dict:
+            return logs
+        ordered = [logs["loss"]] + [logs[m.name] for m in step.metrics]
+        return ordered[0] if len(ordered) == 1 else ordered
+
+    def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
+        batch_size = _batch_size(batch_size)
+        xs, _ = self._prepare(x, None, "predict")
+        program = self._executable_for().predict_program()
+        total = data.num_batches(len(xs[0]), batch_size)
+        steps = min(steps or total, total)
+        verbose = _verbose(verbose)
+        cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
+                           epochs=1, steps=steps)
+        cbs.on_predict_begin()
+        chunks = []
+        for i, batch in enumerate(data.batches(xs, batch_size)):
+            if i >= steps:
+                break
+            cbs.on_predict_batch_begin(i)
+            chunks.append(program.predict_step(batch))
+            cbs.on_predict_batch_end(i, {"outputs": chunks[-1]})
+        cbs.on_predict_end()
+        outs = [np.concatenate([c[k] for c in chunks]) for k in range(len(self._output_names))]
+        return self._pack_outputs(outs)
+
+    # ---- single batches -------------------------------------------------------------------
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        self._assert_compiled("train_on_batch")
+        if sample_weight is not None or class_weight is not None:
+            raise NotImplementedError("train_on_batch: sample_weight/class_weight not supported yet")
+        xs, ys = self._prepare(x, y, "train_on_batch")
+        step = self._executable_for().step(True, ys)
+        values = step.program.train_step(xs, ys, self._learning_rate())
+        return _single_result(step, values, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        self._assert_compiled("test_on_batch")
+        xs, ys = self._prepare(x, y, "test_on_batch")
+        step = self._executable_for().step(False, ys)
+        values = step.program.test_step(xs, ys)
+        return _single_result(step, values, return_dict)
+
+    def predict_on_batch(self, x):
+        xs, _ = self._prepare(x, None, "predict_on_batch")
+        outs = self._executable_for().predict_program().predict_step(xs)
+        return self._pack_outputs(outs)
+
+    def reset_metrics(self):
+        self._loss_tracker.reset_state()
+
+    @property
+    def metrics_names(self):
+        if self._executable is None or not self._executable._steps:
+            return []
+        return next(iter(self._executable._steps.values())).names
+
+
+def _single_result(step, values, return_dict):
+    """Keras's *_on_batch return this batch's values (loss first, then metrics)."""
+    if return_dict:
+        out = {name: float(v) for name, v in zip(step.names[1:], values[1:])}
+        out["loss"] = float(values[0])
+        return out
+    values = [float(v) for v in values]
+    return values[0] if len(values) == 1 else values
+
+
+def _batch_size(batch_size):
+    if batch_size is None:
+        return 32
+    if not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+        raise ValueError(f"batch_size must be a positive integer, received {batch_size!r}")
+    return int(batch_size)
+
+
+def _verbose(verbose):
+    if verbose == "auto":
+        return 1
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"verbose must be 'auto', 0, 1 or 2, received {verbose!r}")
+    return verbose
+
+
+def _as_list(m):
+    if m is None:
+        return []
+    return list(m) if isinstance(m, (list, tuple)) else [m]
+
+
+def _split(x, n, what):
+    """x for an n-input (or n-output) model as a list of n arrays."""
+    if isinstance(x, dict):
+        raise NotImplementedError(f"{what}: dicts of arrays are not supported yet; pass a list")
+    if n == 1:
+        if isinstance(x, (list, tuple)) and len(x) == 1 and hasattr(x[0], "shape"):
+            return [x[0]]
+        return [x]
+    if not isinstance(x, (list, tuple)) or len(x) != n:
+        got = len(x) if isinstance(x, (list, tuple)) else 1
+        raise ValueError(f"{what}: the model has {n} {'inputs' if what == 'x' else 'outputs'}, "
+                         f"so {what} must be a list of {n} arrays, received {got}")
+    return list(x)
+
+
+def _per_output(arg, names, what):
+    n = len(names)
+    if isinstance(arg, dict):
+        unknown = set(arg) - set(names)
+        if unknown:
+            raise ValueError(f"compile: {what} names unknown outputs {sorted(unknown)}; the "
+                             f"outputs are {names}")
+        return [arg.get(k) for k in names]
+    if isinstance(arg, (list, tuple)):
+        if len(arg) != n:
+            raise ValueError(f"compile: expected {n} entries in {what}, received {len(arg)}")
+        return list(arg)
+    return [arg] * n

@@ -2,32 +2,15 @@
 // arena (the caller offsets every pointer). Each loop fuses the whole Keras step for an element:
 // gradient clipping, decoupled weight decay, then the rule. Arithmetic follows the order of
 // Keras's torch backend (keras/src/backend/torch/optimizers/torch_*.py). Options that change
-// the loop body are template parameters so that each loop stays branch-free and vectorises.
+// the loop body are template parameters so that each loop stays branch-free and vectorises
+// (the loops that call sqrt vectorise only when compiled with -fno-math-errno).
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
-// sqrt may set errno, and that keeps GCC from vectorising the loops below (about 3.5x slower
-// for adam). Nothing reads errno here, so these functions are compiled without it.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("no-math-errno")
-#define EMBER_OPTIM_POP_OPTIONS
-// Kept out of line: inlined into a caller they would be compiled with the caller's options.
-#define EMBER_RULE __attribute__((noinline))
-#else
-#define EMBER_RULE
-#endif
-
 namespace ember {
 namespace optim {
-
-// Helpers defined inside the region above, so they inline into the loops (GCC does not inline
-// functions compiled with different options, such as std::sqrt, std::min).
-inline float root(float x) { return __builtin_sqrtf(x); }
-inline double root(double x) { return __builtin_sqrt(x); }
-template <class T> inline T larger(T a, T b) { return a < b ? b : a; }
-template <class T> inline T smaller(T a, T b) { return b < a ? b : a; }
 
 // What every rule does first: the clipped gradient and the weight-decay factor.
 template <class T>
@@ -37,12 +20,12 @@ struct Common {
   T decay = 1;       // w *= 1 - weight_decay * lr, as Keras's torch backend applies it
   T lr = 0;
 
-  T grad(const T* g, int64_t i) const { return smaller(larger(g[i] * scale, -clip), clip); }
+  T grad(const T* g, int64_t i) const { return std::min(std::max(g[i] * scale, -clip), clip); }
 };
 
 // SGD: m = momentum * m - lr * g;  w += m  (nesterov: w += momentum * m - lr * g).
 template <class T, bool kMomentum, bool kNesterov>
-EMBER_RULE void sgd(T* w, const T* g, T* m, int64_t n, const Common<T>& c, T momentum) {
+void sgd(T* w, const T* g, T* m, int64_t n, const Common<T>& c, T momentum) {
   for (int64_t i = 0; i < n; ++i) {
     const T gi = c.grad(g, i);
     T wi = w[i] * c.decay;
@@ -61,7 +44,7 @@ EMBER_RULE void sgd(T* w, const T* g, T* m, int64_t n, const Common<T>& c, T mom
 // Adam: m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  (amsgrad: vh = max(vh, v), v = vh);
 // w -= alpha m / (sqrt(v) + eps) with alpha = lr sqrt(1 - b2^t) / (1 - b1^t).
 template <class T, bool kAmsgrad>
-EMBER_RULE void adam(T* w, const T* g, T* m, T* v, T* vhat, int64_t n, const Common<T>& c, T beta_1,
+void adam(T* w, const T* g, T* m, T* v, T* vhat, int64_t n, const Common<T>& c, T beta_1,
           T beta_2, T epsilon, T alpha) {
   const T one_b1 = 1 - beta_1, one_b2 = 1 - beta_2;
   for (int64_t i = 0; i < n; ++i) {
@@ -71,17 +54,17 @@ EMBER_RULE void adam(T* w, const T* g, T* m, T* v, T* vhat, int64_t n, const Com
     m[i] = mi;
     v[i] = vi;
     if constexpr (kAmsgrad) {
-      vi = larger(vhat[i], vi);
+      vi = std::max(vhat[i], vi);
       vhat[i] = vi;
     }
-    w[i] = w[i] * c.decay - mi * alpha / (root(vi) + epsilon);
+    w[i] = w[i] * c.decay - mi * alpha / (std::sqrt(vi) + epsilon);
   }
 }
 
 // RMSprop: v = rho v + (1 - rho) g^2;  d = v + eps  (centered: a = rho a + (1 - rho) g,
 // d -= a^2);  inc = lr g / sqrt(d);  w -= inc  (momentum: mom = momentum mom + inc, w -= mom).
 template <class T, bool kCentered, bool kMomentum>
-EMBER_RULE void rmsprop(T* w, const T* g, T* vel, T* mom, T* avg, int64_t n, const Common<T>& c, T rho,
+void rmsprop(T* w, const T* g, T* vel, T* mom, T* avg, int64_t n, const Common<T>& c, T rho,
              T momentum, T epsilon) {
   const T one_rho = 1 - rho;
   for (int64_t i = 0; i < n; ++i) {
@@ -94,7 +77,7 @@ EMBER_RULE void rmsprop(T* w, const T* g, T* vel, T* mom, T* avg, int64_t n, con
       avg[i] = ai;
       d -= ai * ai;
     }
-    const T inc = gi * c.lr / root(d);
+    const T inc = gi * c.lr / std::sqrt(d);
     T wi = w[i] * c.decay;
     if constexpr (kMomentum) {
       const T mi = mom[i] * momentum + inc;
@@ -109,20 +92,14 @@ EMBER_RULE void rmsprop(T* w, const T* g, T* vel, T* mom, T* avg, int64_t n, con
 
 // Adagrad: acc += g^2;  w -= lr g / sqrt(acc + eps).
 template <class T>
-EMBER_RULE void adagrad(T* w, const T* g, T* acc, int64_t n, const Common<T>& c, T epsilon) {
+void adagrad(T* w, const T* g, T* acc, int64_t n, const Common<T>& c, T epsilon) {
   for (int64_t i = 0; i < n; ++i) {
     const T gi = c.grad(g, i);
     const T ai = acc[i] + gi * gi;
     acc[i] = ai;
-    w[i] = w[i] * c.decay - gi * c.lr / root(ai + epsilon);
+    w[i] = w[i] * c.decay - gi * c.lr / std::sqrt(ai + epsilon);
   }
 }
 
 }  // namespace optim
 }  // namespace ember
-
-#ifdef EMBER_OPTIM_POP_OPTIONS
-#pragma GCC pop_options
-#undef EMBER_OPTIM_POP_OPTIONS
-#endif
-#undef EMBER_RULE

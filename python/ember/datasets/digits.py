@@ -19,7 +19,7 @@ _FILE = "digits.csv.gz"
 
 
 def _read_csv():
-    resource = importlib.resources.files("ember.datasets").joinpath("data", _FILE)
+    resource = importlib.resources.files("ember.datasets").joinpath("data").joinpath(_FILE)
     with resource.open("rb") as raw, gzip.open(raw, "rt") as text:
         table = np.loadtxt(text, delimiter=",", dtype=np.int64, ndmin=2)
     if table.shape[1] != 65:

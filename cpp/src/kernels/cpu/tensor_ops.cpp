@@ -263,52 +263,92 @@ void reduce_extreme_backward(const T* x, const T* y, const T* gy, T* gx, int ran
 
 // ---------------------------------------------------------------- softmax
 
-// exp for softmax arguments (x - max <= 0): Cephes' expf polynomial (about 1 ulp) built from
-// selects only, so the loops that call it vectorise (a NaN test such as x != x would stop that).
-// Below -87.3 it returns 0; NaN stays NaN. Valid for x <= 88.3.
-inline float exp_soft(float x) {
-  // The integer part comes from a copy where NaN became finite (a float-to-int conversion of
-  // NaN is undefined); the fraction keeps the NaN so it reaches the result.
-  float xn = x > -87.3f ? x : -87.3f;
-  xn = xn < 88.3f ? xn : 88.3f;
-  float xr = x < -87.3f ? -87.3f : x;
-  xr = xr > 88.3f ? 88.3f : xr;
-  // floor(v) as truncation of v + 128 (v > -127 here), which vectorises where floor() may not
-  const float fx =
-      static_cast<float>(static_cast<int32_t>(xn * 1.44269504088896341f + 128.5f)) - 128.0f;
-  float r = xr - fx * 0.693359375f;
+// exp for softmax arguments (x - max <= 0, also log-probabilities): Cephes' expf polynomial
+// (about 1 ulp) on four lanes with GCC vector extensions. Written out because the scalar form
+// is not auto-vectorised under the default -ftrapping-math (its clamps become branches).
+// Below -87.3 (and for -inf) it returns 0; NaN stays NaN; valid for x <= 88.3.
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+inline v4f splat(float v) { return v4f{v, v, v, v}; }
+
+inline v4f exp_v4(v4f x) {
+  const v4f lo = splat(-87.3f), hi = splat(88.3f);
+  // The integer part comes from a copy where NaN became finite (converting NaN to int is
+  // undefined); the fraction keeps the NaN so it reaches the result.
+  v4f xn = x > lo ? x : lo;
+  xn = xn < hi ? xn : hi;
+  v4f xr = x < lo ? lo : x;
+  xr = xr > hi ? hi : xr;
+  // floor(v) as truncation of v + 128 (positive here).
+  const v4i n = __builtin_convertvector(xn * 1.44269504088896341f + 128.5f, v4i) - 128;
+  const v4f fx = __builtin_convertvector(n, v4f);
+  v4f r = xr - fx * 0.693359375f;
   r = r - fx * -2.12194440e-4f;
-  const float z = r * r;
-  float p = 1.9875691500e-4f;
+  const v4f z = r * r;
+  v4f p = splat(1.9875691500e-4f);
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * z + r + 1.0f;
-  const uint32_t bits = static_cast<uint32_t>(static_cast<int32_t>(fx) + 127) << 23;
-  float scale;
+  const v4i bits = (n + 127) << 23;
+  v4f scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  return x < -87.3f ? 0.0f : p * scale;
+  return x < lo ? splat(0.0f) : p * scale;
 }
-inline double exp_soft(double x) { return std::exp(x); }
+
+// out[j] = exp(x[j] - m[j]), or exp(x[j] - s) when m is null. out may alias x.
+inline void exp_sub(const float* x, const float* m, float s, float* out, int64_t n) {
+  int64_t j = 0;
+  v4f a, b = splat(s), e;
+  for (; j + 4 <= n; j += 4) {
+    std::memcpy(&a, x + j, sizeof a);
+    if (m) std::memcpy(&b, m + j, sizeof b);
+    e = a - b;
+    e = exp_v4(e);
+    std::memcpy(out + j, &e, sizeof e);
+  }
+  if (j < n) {  // tail: through a zero-padded vector
+    float ta[4] = {0, 0, 0, 0}, tb[4] = {s, s, s, s}, te[4];
+    for (int64_t k = 0; k < n - j; ++k) {
+      ta[k] = x[j + k];
+      if (m) tb[k] = m[j + k];
+    }
+    std::memcpy(&a, ta, sizeof a);
+    std::memcpy(&b, tb, sizeof b);
+    e = exp_v4(a - b);
+    std::memcpy(te, &e, sizeof e);
+    for (int64_t k = 0; k < n - j; ++k) out[j + k] = te[k];
+  }
+}
+inline void exp_sub(const double* x, const double* m, double s, double* out, int64_t n) {
+  if (m) for (int64_t j = 0; j < n; ++j) out[j] = std::exp(x[j] - m[j]);
+  else for (int64_t j = 0; j < n; ++j) out[j] = std::exp(x[j] - s);
+}
+
+// Sum of exp(x - s) over a run, through a stack buffer so x is never overwritten.
+template <class T>
+T sum_exp_sub(const T* x, T s, int64_t n) {
+  T buf[kColBlock];
+  T total = 0;
+  for (int64_t c = 0; c < n; c += kColBlock) {
+    const int64_t len = std::min(kColBlock, n - c);
+    exp_sub(x + c, static_cast<const T*>(nullptr), s, buf, len);
+    total += reduce_run<SumOp<T>>(buf, len);
+  }
+  return total;
+}
 
 template <class T>
 void softmax_rows(const T* x, T* y, int64_t n, bool log) {
   const T m = reduce_run<MaxOp<T>>(x, n);
   if (log) {
-    constexpr int L = 32 / sizeof(T);
-    T acc[L] = {};
-    int64_t i = 0;
-    for (; i + L <= n; i += L)
-      for (int k = 0; k < L; ++k) acc[k] += exp_soft(x[i + k] - m);
-    T s = 0;
-    for (int k = 0; k < L; ++k) s += acc[k];
-    for (; i < n; ++i) s += exp_soft(x[i] - m);
-    const T shift = m + std::log(s);
+    const T shift = m + std::log(sum_exp_sub(x, m, n));
     for (int64_t j = 0; j < n; ++j) y[j] = x[j] - shift;
   } else {
-    for (int64_t j = 0; j < n; ++j) y[j] = exp_soft(x[j] - m);
+    exp_sub(x, static_cast<const T*>(nullptr), m, y, n);
     const T inv = T(1) / reduce_run<SumOp<T>>(y, n);
     for (int64_t j = 0; j < n; ++j) y[j] *= inv;
   }
@@ -327,27 +367,52 @@ void softmax(const T* x, T* y, int64_t outer, int64_t n, int64_t inner, bool log
     const int64_t o = t / nb, j0 = (t % nb) * kColBlock, w = std::min(kColBlock, inner - j0);
     const T* xo = x + o * n * inner + j0;
     T* yo = y + o * n * inner + j0;
-    T m[kColBlock], s[kColBlock];
+    T m[kColBlock], s[kColBlock], e[kColBlock];
     for (int64_t j = 0; j < w; ++j) { m[j] = MaxOp<T>::init(); s[j] = 0; }
     for (int64_t i = 0; i < n; ++i)
       for (int64_t j = 0; j < w; ++j) m[j] = MaxOp<T>::f(m[j], xo[i * inner + j]);
+    for (int64_t i = 0; i < n; ++i) {
+      T* ei = log ? e : yo + i * inner;  // softmax keeps the exps in y, log_softmax does not
+      exp_sub(xo + i * inner, m, T(0), ei, w);
+      for (int64_t j = 0; j < w; ++j) s[j] += ei[j];
+    }
     if (log) {
-      for (int64_t i = 0; i < n; ++i)
-        for (int64_t j = 0; j < w; ++j) s[j] += exp_soft(xo[i * inner + j] - m[j]);
       for (int64_t j = 0; j < w; ++j) m[j] += std::log(s[j]);
       for (int64_t i = 0; i < n; ++i)
         for (int64_t j = 0; j < w; ++j) yo[i * inner + j] = xo[i * inner + j] - m[j];
     } else {
-      for (int64_t i = 0; i < n; ++i)
-        for (int64_t j = 0; j < w; ++j) {
-          const T e = exp_soft(xo[i * inner + j] - m[j]);
-          yo[i * inner + j] = e;
-          s[j] += e;
-        }
       for (int64_t j = 0; j < w; ++j) s[j] = T(1) / s[j];
       for (int64_t i = 0; i < n; ++i)
         for (int64_t j = 0; j < w; ++j) yo[i * inner + j] *= s[j];
     }
+  }
+}
+
+// One run of n elements: softmax gx = y * (gy - d), d = sum(gy * y); log_softmax
+// gx = gy - exp(y) * d, d = sum(gy). Reads a chunk fully before writing it: safe in place.
+template <bool Acc, class T>
+void softmax_backward_run(const T* y, const T* gy, T* gx, int64_t n, bool log) {
+  constexpr int L = 32 / sizeof(T);
+  T acc[L] = {};
+  int64_t i = 0;
+  T d = 0;
+  if (log) {
+    d = reduce_run<SumOp<T>>(gy, n);
+  } else {
+    for (; i + L <= n; i += L)
+      for (int k = 0; k < L; ++k) acc[k] += gy[i + k] * y[i + k];
+    for (int k = 0; k < L; ++k) d += acc[k];
+    for (; i < n; ++i) d += gy[i] * y[i];
+  }
+  if (log) {
+    T e[kColBlock];
+    for (int64_t c = 0; c < n; c += kColBlock) {
+      const int64_t len = std::min(kColBlock, n - c);
+      exp_sub(y + c, static_cast<const T*>(nullptr), T(0), e, len);
+      for (int64_t j = 0; j < len; ++j) put<Acc>(gx[c + j], gy[c + j] - e[j] * d);
+    }
+  } else {
+    for (int64_t j = 0; j < n; ++j) put<Acc>(gx[j], y[j] * (gy[j] - d));
   }
 }
 
@@ -356,25 +421,8 @@ void softmax_backward_impl(const T* y, const T* gy, T* gx, int64_t outer, int64_
                            int64_t inner, bool log) {
   if (inner == 1) {
 #pragma omp parallel for if (outer * n > kParallelGrain)
-    for (int64_t o = 0; o < outer; ++o) {
-      const T* yr = y + o * n;
-      const T* gr = gy + o * n;
-      T* xr = gx + o * n;
-      constexpr int L = 32 / sizeof(T);
-      T acc[L] = {};
-      int64_t i = 0;
-      if (log) {
-        const T d = reduce_run<SumOp<T>>(gr, n);
-        for (int64_t j = 0; j < n; ++j) put<Acc>(xr[j], gr[j] - exp_soft(yr[j]) * d);
-      } else {
-        for (; i + L <= n; i += L)
-          for (int k = 0; k < L; ++k) acc[k] += gr[i + k] * yr[i + k];
-        T d = 0;
-        for (int k = 0; k < L; ++k) d += acc[k];
-        for (; i < n; ++i) d += gr[i] * yr[i];
-        for (int64_t j = 0; j < n; ++j) put<Acc>(xr[j], yr[j] * (gr[j] - d));
-      }
-    }
+    for (int64_t o = 0; o < outer; ++o)
+      softmax_backward_run<Acc>(y + o * n, gy + o * n, gx + o * n, n, log);
     return;
   }
   const int64_t nb = (inner + kColBlock - 1) / kColBlock;
@@ -382,7 +430,7 @@ void softmax_backward_impl(const T* y, const T* gy, T* gx, int64_t outer, int64_
   for (int64_t t = 0; t < outer * nb; ++t) {
     const int64_t o = t / nb, j0 = (t % nb) * kColBlock, w = std::min(kColBlock, inner - j0);
     const int64_t base = o * n * inner + j0;
-    T d[kColBlock];
+    T d[kColBlock], e[kColBlock];
     for (int64_t j = 0; j < w; ++j) d[j] = 0;
     for (int64_t i = 0; i < n; ++i) {
       const T* yr = y + base + i * inner;
@@ -394,8 +442,12 @@ void softmax_backward_impl(const T* y, const T* gy, T* gx, int64_t outer, int64_
       const T* yr = y + base + i * inner;
       const T* gr = gy + base + i * inner;
       T* xr = gx + base + i * inner;
-      if (log) for (int64_t j = 0; j < w; ++j) put<Acc>(xr[j], gr[j] - exp_soft(yr[j]) * d[j]);
-      else for (int64_t j = 0; j < w; ++j) put<Acc>(xr[j], yr[j] * (gr[j] - d[j]));
+      if (log) {
+        exp_sub(yr, static_cast<const T*>(nullptr), T(0), e, w);
+        for (int64_t j = 0; j < w; ++j) put<Acc>(xr[j], gr[j] - e[j] * d[j]);
+      } else {
+        for (int64_t j = 0; j < w; ++j) put<Acc>(xr[j], yr[j] * (gr[j] - d[j]));
+      }
     }
   }
 }

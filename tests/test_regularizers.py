@@ -148,3 +148,13 @@ def test_tensors_go_through_ember_ops(monkeypatch):
     assert (regularizers.L1L2(0.5, 0.25)(w).expr
             == "add(multiply(0.5, sum(abs(w))), multiply(0.25, sum(square(w))))")
     assert regularizers.L1L2(l2=0.25)(w).expr == "multiply(0.25, sum(square(w)))"
+
+
+@pytest.mark.skipif(not hasattr(ember, "Input"), reason="ember.Input is not available")
+def test_symbolic_tensors_record_ops():
+    # With the real ember.ops: a model input is symbolic, so the penalty is a graph node.
+    x = ember.Input((3,))
+    for reg in (regularizers.L1(0.1), regularizers.L2(0.1), regularizers.L1L2(0.1, 0.2)):
+        penalty = reg(x)
+        assert not isinstance(penalty, (float, np.ndarray))
+        assert type(penalty) is type(x)

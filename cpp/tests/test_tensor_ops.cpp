@@ -663,6 +663,41 @@ TEST_CASE("softmax/log_softmax: forward vs reference, every axis, gradients") {
   }
 }
 
+TEST_CASE("softmax: float32 exp accuracy over its range, -inf masks, NaN") {
+  // softmax([0, v]) = [1, e^v] / (1 + e^v): the second entry's relative error checks exp(v)
+  // itself down to the smallest normal floats.
+  double worst = 0;
+  for (double v = -87.0; v <= 0.0; v += 0.0137) {
+    Tensor x = from_values({1, 2}, DType::f32, {0.0, v});
+    const float vf = x.data<float>()[1];
+    Tensor y = forward("softmax", Attrs{}, {x});
+    const double want = std::exp(double(vf)) / (1 + std::exp(double(vf)));
+    worst = std::max(worst, std::fabs(y.data<float>()[1] - want) / want);
+  }
+  CHECK(worst < 1e-6);
+  // -inf entries (masked positions) get probability 0 and log-probability -inf.
+  for (DType dt : {DType::f32, DType::f64}) {
+    Tensor x = from_values({2, 3}, dt, {0, -INFINITY, 1, -INFINITY, 2, 2});
+    Tensor p = forward("softmax", Attrs{}, {x});
+    CHECK(at(p, 1) == 0.0 && at(p, 3) == 0.0);
+    CHECK_NEAR(at(p, 0), 1 / (1 + std::exp(1.0)), 1e-6);
+    CHECK_NEAR(at(p, 4), 0.5, 1e-6);
+    Tensor l = forward("log_softmax", Attrs{}, {x});
+    CHECK(std::isinf(at(l, 1)) && at(l, 1) < 0);
+    CHECK_NEAR(at(l, 5), std::log(0.5), 1e-6);
+    // Column path too (axis 0).
+    Attrs ax0;
+    ax0.set("axis", int64_t{0});
+    Tensor pc = forward("softmax", ax0, {x});
+    CHECK(at(pc, 1) == 0.0 && at(pc, 3) == 0.0);
+    CHECK_NEAR(at(pc, 0), 1.0, 1e-6);
+    // NaN spreads through its slice instead of vanishing.
+    Tensor n = from_values({1, 3}, dt, {1, NAN, 2});
+    CHECK(std::isnan(at(forward("softmax", Attrs{}, {n}), 0)));
+    CHECK(std::isnan(at(forward("log_softmax", Attrs{}, {n}), 2)));
+  }
+}
+
 TEST_CASE("softmax: backward from y, accumulate, in place; infer and errors") {
   // Softmax gx = y * (g - sum(g * y)); checked directly on a large float64 case.
   Attrs a;
@@ -681,6 +716,20 @@ TEST_CASE("softmax: backward from y, accumulate, in place; infer and errors") {
     }
   }
   CHECK(worst < 1e-14);
+  // In place (the gradient written over the upstream gradient) gives the same result, for both
+  // ops, along rows and along columns.
+  for (const char* op : {"softmax", "log_softmax"})
+    for (int64_t axis : {int64_t{-1}, int64_t{0}}) {
+      Attrs at_axis;
+      at_axis.set("axis", axis);
+      Tensor xs = random_tensor({37, 300}, DType::f32, 17);
+      Tensor gs = random_tensor({37, 300}, DType::f32, 18);
+      Tensor apart({37, 300}, DType::f32);
+      backward(op, at_axis, {xs}, gs, {&apart}, {false});
+      Tensor same = Tensor::view(gs.raw(), gs.shape(), gs.dtype());
+      backward(op, at_axis, {xs}, gs, {&same}, {false});
+      CHECK(values(gs) == values(apart));
+    }
   Attrs ax;
   ax.set("axis", int64_t{1});
   CHECK(infer("softmax", ax, {{{-1, 10}, DType::f32}}).shape == Shape({-1, 10}));

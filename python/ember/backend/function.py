@@ -36,7 +36,7 @@ class Function:
     def _feeds(self, arrays):
         if len(arrays) != len(self.inputs):
             raise ValueError(f"expected {len(self.inputs)} input arrays, received {len(arrays)}")
-        return [np.ascontiguousarray(a, dtype=t.dtype) for a, t in zip(arrays, self.inputs)]
+        return [np.asarray(a, dtype=t.dtype, order="C") for a, t in zip(arrays, self.inputs)]
 
     def _plan(self, feeds, with_grads, arena):
         key = (tuple(f.shape for f in feeds), with_grads)
@@ -64,7 +64,7 @@ class Function:
         feeds = self._feeds(arrays)
         arena = self._arena()
         plan = self._plan(feeds, True, arena)
-        grads = [np.ascontiguousarray(g, dtype=t.dtype) for g, t in zip(output_grads, self.outputs)]
+        grads = [np.asarray(g, dtype=t.dtype, order="C") for g, t in zip(output_grads, self.outputs)]
         plan.run(feeds, arena, grads, seed)
         outs = [np.array(plan.value(i)) for i in self._output_ids]
         in_grads = [self._grad_or_none(plan, i) for i in self._input_ids]

@@ -50,7 +50,7 @@ class GraphBuilder:
         if n.kind == "input":
             return self.graph.add_input(list(t.shape), t.dtype, n.name)
         if n.kind == "const":
-            return self.graph.add_constant(np.ascontiguousarray(n.value), n.name)
+            return self.graph.add_constant(np.asarray(n.value, order="C"), n.name)
         if n.kind == "param":
             self.add_variables([n.variable])
             index = self._var_index[id(n.variable)]

@@ -88,5 +88,5 @@ def input_tensor(shape, dtype="float32", name=""):
 
 
 def constant_tensor(value):
-    value = np.ascontiguousarray(value)
+    value = np.asarray(value, order="C")
     return SymbolicTensor(value.shape, str(value.dtype), Node("const", value=value))

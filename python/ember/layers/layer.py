@@ -283,4 +283,4 @@ def _as_input_array(a, dtype):
     a = np.asarray(a)
     if a.dtype.kind in "biuf" and a.dtype != dtype:
         a = a.astype(dtype, copy=False)
-    return np.ascontiguousarray(a)
+    return np.asarray(a, order="C")

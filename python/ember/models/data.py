@@ -27,7 +27,7 @@ def to_arrays(x, what, dtypes):
             )
         if arr.ndim == 0:
             raise ValueError(f"{label}: expected an array with a batch dimension, received a scalar")
-        out.append(np.ascontiguousarray(arr, dtype=dtype))
+        out.append(np.asarray(arr, dtype=dtype, order="C"))
     return out
 
 

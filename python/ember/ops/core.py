@@ -62,14 +62,14 @@ def apply_op(op, inputs, attrs=None, cast=True, float_only=True):
     attrs = _clean_attrs(attrs)
     dtype = _result_dtype(inputs, float_only) if cast else None
     if any(isinstance(x, SymbolicTensor) for x in inputs):
-        tensors = [_symbolic(x, dtype) for x in inputs]
+        tensors = [_symbolic(x, dtype, op) for x in inputs]
         shape, out_dtype = core.infer(op, attrs, [(t.shape, t.dtype) for t in tensors])
         return SymbolicTensor(shape, out_dtype, Node("op", op, attrs, tensors))
-    arrays = [_array(x, dtype) for x in inputs]
+    arrays = [_array(x, dtype, op) for x in inputs]
     return core.run_op(op, attrs, arrays)
 
 
-def _symbolic(x, dtype):
+def _symbolic(x, dtype, op):
     if isinstance(x, SymbolicTensor):
         if dtype is not None and x.dtype != dtype:
             return _cast(x, dtype)
@@ -77,7 +77,7 @@ def _symbolic(x, dtype):
     if isinstance(x, Variable):
         t = x.symbolic
         return _cast(t, dtype) if dtype is not None and t.dtype != dtype else t
-    return constant_tensor(_array(x, dtype))
+    return constant_tensor(_array(x, dtype, op))
 
 
 def _cast(t, dtype):
@@ -87,12 +87,12 @@ def _cast(t, dtype):
     )
 
 
-def _array(x, dtype):
+def _array(x, dtype, op):
     if isinstance(x, Variable):
         x = x.value
     a = np.asarray(x)
     if a.dtype == object or a.dtype.kind not in "biuf":
-        raise TypeError(f"expected numeric input, received an array of dtype {a.dtype}")
+        raise TypeError(f"op '{op}': expected numeric input, received an array of dtype {a.dtype}")
     if dtype is not None and a.dtype != dtype:
         a = a.astype(dtype)
-    return np.ascontiguousarray(a)
+    return np.asarray(a, order="C")

@@ -239,7 +239,7 @@ class Layer:
 
     def _eager_call(self, inputs, args, kwargs):
         """Runs the layer at once on arrays by tracing it on matching symbolic inputs."""
-        arrays = _map_structure(lambda a: _as_input_array(a, self.dtype), inputs)
+        arrays = _map_structure(lambda a: _as_input_array(a, self.dtype, self), inputs)
         symbolic = _map_structure(lambda a: input_tensor(a.shape, str(a.dtype)), arrays)
         training = bool(kwargs.get("training", False))
         outputs = self._symbolic_call(symbolic, args, dict(kwargs))
@@ -279,8 +279,13 @@ def _dtype_name(dtype):
     return name
 
 
-def _as_input_array(a, dtype):
+def _as_input_array(a, dtype, layer):
     a = np.asarray(a)
+    if a.dtype == object or a.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{type(layer).__name__} '{layer.name}': expected a numeric input array, received "
+            f"an array of dtype {a.dtype}"
+        )
     if a.dtype.kind in "biuf" and a.dtype != dtype:
         a = a.astype(dtype, copy=False)
     return np.asarray(a, order="C")

@@ -20,7 +20,11 @@ def to_arrays(x, what, dtypes):
     out = []
     for i, (a, dtype) in enumerate(zip(x, dtypes)):
         label = what if len(x) == 1 else f"{what}[{i}]"
-        arr = np.asarray(a)
+        try:
+            arr = np.asarray(a)
+        except ValueError as e:  # ragged nested lists
+            raise ValueError(f"{label}: expected a rectangular numeric array, received "
+                             f"sequences of different lengths ({e})") from None
         if arr.dtype == object or arr.dtype.kind not in "biuf":
             raise TypeError(
                 f"{label}: expected a numeric array, received an array of dtype {arr.dtype}"
@@ -29,6 +33,20 @@ def to_arrays(x, what, dtypes):
             raise ValueError(f"{label}: expected an array with a batch dimension, received a scalar")
         out.append(np.asarray(arr, dtype=dtype, order="C"))
     return out
+
+
+def check_input_shapes(xs, specs, model_name):
+    """Each array must match its model input (None matches any extent). Checked before
+    batching, so the message shows the shape of the array the user passed."""
+    for i, (a, spec) in enumerate(zip(xs, specs)):
+        want = tuple(spec.shape)
+        if a.ndim != len(want) or any(w is not None and w != g
+                                      for w, g in zip(want[1:], a.shape[1:])):
+            label = "x" if len(xs) == 1 else f"x[{i}]"
+            raise ValueError(
+                f"{label}: input '{spec.name}' of model '{model_name}' expected shape {want}, "
+                f"received an array of shape {a.shape}"
+            )
 
 
 def label_dtype(arr, float_dtype):

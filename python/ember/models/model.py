@@ -151,7 +151,8 @@ class Model(Trainer, Layer):
                 show_trainable=False, layer_range=None):
         from ember.utils.summary import print_summary
         print_summary(self, line_length=line_length, positions=positions, print_fn=print_fn,
-                      show_trainable=show_trainable)
+                      expand_nested=expand_nested, show_trainable=show_trainable,
+                      layer_range=layer_range)
 
     def get_config(self):
         if not self._functional:

@@ -80,7 +80,9 @@ class Trainer:
             self._build_from_arrays(xs)
         if not hasattr(self, "_compiled_losses") and self.compiled:
             self._resolve_compile_args()
-        xs = data.to_arrays(xs, "x", [t.dtype for t in self._trace(training=False)[0]])
+        specs = self._trace(training=False)[0]
+        xs = data.to_arrays(xs, "x", [t.dtype for t in specs])
+        data.check_input_shapes(xs, specs, self.name)
         ys = None
         if y is not None:
             ys = _split(y, len(self._output_names), "y")
@@ -157,6 +159,7 @@ class Trainer:
         generator = rng.numpy_generator()
         cbs.on_train_begin()
         logs = {}
+        training_logs = None  # Keras hands on_train_end the last epoch's logs (with val_*)
         for epoch in range(initial_epoch, epochs):
             self._reset_trackers(step)
             cbs.on_epoch_begin(epoch)
@@ -173,12 +176,14 @@ class Trainer:
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
                 val = self.evaluate(validation_data[0], validation_data[1],
                                     batch_size=validation_batch_size or batch_size, verbose=0,
-                                    steps=validation_steps, return_dict=True, _quiet=True)
+                                    steps=validation_steps, return_dict=True, _quiet=True,
+                                    callbacks=cbs)  # as Keras: validation fires on_test_*
                 epoch_logs.update({f"val_{k}": v for k, v in val.items()})
             cbs.on_epoch_end(epoch, epoch_logs)
+            training_logs = epoch_logs
             if self.stop_training:
                 break
-        cbs.on_train_end(logs)
+        cbs.on_train_end(training_logs)
         return self.history
 
     def _epoch_batches(self, xs, ys, batch_size, shuffle, steps, generator):
@@ -208,8 +213,11 @@ class Trainer:
         total = data.num_batches(len(xs[0]), batch_size)
         steps = min(steps or total, total)
         verbose = _verbose(verbose)
-        cbs = CallbackList(callbacks, add_progbar=verbose != 0 and not _quiet, model=self,
-                           verbose=verbose, epochs=1, steps=steps)
+        if isinstance(callbacks, CallbackList):  # fit's own list: keep its params and progbar
+            cbs = callbacks
+        else:
+            cbs = CallbackList(callbacks, add_progbar=verbose != 0 and not _quiet, model=self,
+                               verbose=verbose, epochs=1, steps=steps)
         self._reset_trackers(step)
         cbs.on_test_begin()
         logs = {}

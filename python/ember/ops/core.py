@@ -60,6 +60,9 @@ def convert_to_numpy(x):
 def apply_op(op, inputs, attrs=None, cast=True, float_only=True):
     """Records or runs `op`. With `cast`, all inputs are brought to one result dtype."""
     attrs = _clean_attrs(attrs)
+    for x in inputs:  # before dtypes are merged, so the error names the op and the input
+        if isinstance(x, np.ndarray):
+            _check_numeric(x, op)
     dtype = _result_dtype(inputs, float_only) if cast else None
     if any(isinstance(x, SymbolicTensor) for x in inputs):
         tensors = [_symbolic(x, dtype, op) for x in inputs]
@@ -90,9 +93,13 @@ def _cast(t, dtype):
 def _array(x, dtype, op):
     if isinstance(x, Variable):
         x = x.value
-    a = np.asarray(x)
-    if a.dtype == object or a.dtype.kind not in "biuf":
-        raise TypeError(f"op '{op}': expected numeric input, received an array of dtype {a.dtype}")
+    a = _check_numeric(np.asarray(x), op)
     if dtype is not None and a.dtype != dtype:
         a = a.astype(dtype)
     return np.asarray(a, order="C")
+
+
+def _check_numeric(a, op):
+    if a.dtype == object or a.dtype.kind not in "biuf":
+        raise TypeError(f"op '{op}': expected numeric input, received an array of dtype {a.dtype}")
+    return a

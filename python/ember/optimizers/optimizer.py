@@ -18,8 +18,12 @@ class Optimizer:
                 f"{type(self).__name__}: use_ema, loss_scale_factor and "
                 "gradient_accumulation_steps are not supported yet"
             )
-        if sum(x is not None for x in (clipnorm, global_clipnorm)) > 1:
-            raise ValueError("only one of clipnorm and global_clipnorm can be set")
+        if sum(x is not None for x in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError(
+                f"{type(self).__name__}: only one of `clipnorm`, `clipvalue` and "
+                f"`global_clipnorm` can be set, received clipnorm={clipnorm}, "
+                f"clipvalue={clipvalue}, global_clipnorm={global_clipnorm}"
+            )
         for arg, value in (("clipnorm", clipnorm), ("clipvalue", clipvalue),
                            ("global_clipnorm", global_clipnorm), ("weight_decay", weight_decay)):
             if value is not None and value < 0:

@@ -1,6 +1,8 @@
 // CPU kernels of the tensor-op family (see kernels/tensor_ops.h). Inner loops run over contiguous
-// memory with independent accumulator lanes so the compiler vectorises them without fast-math;
-// OpenMP only engages above kParallelGrain elements; nothing here throws.
+// memory. Those with compares (max/min, ties, exp's clamps) use GCC vector extensions, because
+// under the default -ftrapping-math the auto-vectoriser turns such selects into branches; plain
+// arithmetic loops are left to the auto-vectoriser. OpenMP only engages above kParallelGrain
+// elements; nothing here throws.
 #include "kernels/tensor_ops.h"
 
 #include <algorithm>
@@ -25,8 +27,33 @@ inline void put(T& dst, T v) {
   if constexpr (Acc) dst += v; else dst = v;
 }
 
-template <class T>
-inline bool same_or_both_nan(T a, T b) { return a == b || (a != a && b != b); }
+// ---------------------------------------------------------------- 16-byte vectors
+
+template <class T> struct VecOf;
+template <> struct VecOf<float> {
+  typedef float type __attribute__((vector_size(16)));
+  typedef int32_t mask __attribute__((vector_size(16)));
+};
+template <> struct VecOf<double> {
+  typedef double type __attribute__((vector_size(16)));
+  typedef int64_t mask __attribute__((vector_size(16)));
+};
+template <class T> using Vec = typename VecOf<T>::type;
+template <class T> using Mask = typename VecOf<T>::mask;
+template <class T> constexpr int kLanes = 16 / sizeof(T);
+
+template <class T> inline Vec<T> load(const T* p) {
+  Vec<T> v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+template <class T> inline void store(T* p, Vec<T> v) { std::memcpy(p, &v, sizeof v); }
+template <class T> inline Vec<T> splat(T v) { return Vec<T>{} + v; }
+
+// a == b, or both NaN: how backward finds the element a max/min came from.
+template <class V> inline auto same_or_both_nan(V a, V b) {
+  return (a == b) | ((a != a) & (b != b));
+}
 
 // ---------------------------------------------------------------- reductions
 
@@ -34,32 +61,50 @@ template <class T>
 struct SumOp {
   static constexpr T init() { return T(0); }
   static T f(T acc, T v) { return acc + v; }
+  static Vec<T> f(Vec<T> acc, Vec<T> v) { return acc + v; }
 };
 // A NaN operand wins and then stays (v > NaN and NaN != NaN test false), as in NumPy.
 template <class T>
 struct MaxOp {
   static constexpr T init() { return -std::numeric_limits<T>::infinity(); }
   static T f(T acc, T v) { return (v > acc || v != v) ? v : acc; }
+  static Vec<T> f(Vec<T> acc, Vec<T> v) { return ((v > acc) | (v != v)) ? v : acc; }
 };
 template <class T>
 struct MinOp {
   static constexpr T init() { return std::numeric_limits<T>::infinity(); }
   static T f(T acc, T v) { return (v < acc || v != v) ? v : acc; }
+  static Vec<T> f(Vec<T> acc, Vec<T> v) { return ((v < acc) | (v != v)) ? v : acc; }
 };
 
-// Reduction of a contiguous run with L independent lanes (vectorisable, no reassociation needed).
+// Reduction of a contiguous run over four vector accumulators.
 template <class Op, class T>
 T reduce_run(const T* x, int64_t n) {
-  constexpr int L = 32 / sizeof(T);
-  T acc[L];
-  for (int k = 0; k < L; ++k) acc[k] = Op::init();
+  constexpr int L = kLanes<T>;
   int64_t i = 0;
-  for (; i + L <= n; i += L)
-    for (int k = 0; k < L; ++k) acc[k] = Op::f(acc[k], x[i + k]);
   T r = Op::init();
-  for (int k = 0; k < L; ++k) r = Op::f(r, acc[k]);
+  if (n >= 4 * L) {
+    Vec<T> a0 = splat(Op::init()), a1 = a0, a2 = a0, a3 = a0;
+    for (; i + 4 * L <= n; i += 4 * L) {
+      a0 = Op::f(a0, load(x + i));
+      a1 = Op::f(a1, load(x + i + L));
+      a2 = Op::f(a2, load(x + i + 2 * L));
+      a3 = Op::f(a3, load(x + i + 3 * L));
+    }
+    a0 = Op::f(Op::f(a0, a1), Op::f(a2, a3));
+    for (int k = 0; k < L; ++k) r = Op::f(r, a0[k]);
+  }
   for (; i < n; ++i) r = Op::f(r, x[i]);
   return r;
+}
+
+// acc[j] = f(acc[j], x[j]) for j < w: folds one more row into a block of partial results.
+template <class Op, class T>
+void fold_row(T* acc, const T* x, int64_t w) {
+  constexpr int L = kLanes<T>;
+  int64_t j = 0;
+  for (; j + L <= w; j += L) store(acc + j, Op::f(load(acc + j), load(x + j)));
+  for (; j < w; ++j) acc[j] = Op::f(acc[j], x[j]);
 }
 
 // (outer, n, inner) split of merged extents; false when the layout needs the general path.
@@ -117,18 +162,15 @@ void reduce_op(const T* x, T* y, int rank, const int64_t* dims, const uint8_t* r
     } else if (inner == 1) {  // last axis: one contiguous run per output
 #pragma omp parallel for if (outer * n > kParallelGrain)
       for (int64_t o = 0; o < outer; ++o) y[o] = scale * reduce_run<Op>(x + o * n, n);
-    } else {  // leading (or middle) axis: accumulate whole rows into a block of outputs
+    } else {  // leading (or middle) axis: fold whole rows into a block of outputs
       const int64_t nb = (inner + kColBlock - 1) / kColBlock;
 #pragma omp parallel for if (outer * n * inner > kParallelGrain)
       for (int64_t t = 0; t < outer * nb; ++t) {
         const int64_t o = t / nb, j0 = (t % nb) * kColBlock, w = std::min(kColBlock, inner - j0);
         const T* xo = x + o * n * inner + j0;
         T acc[kColBlock];
-        for (int64_t j = 0; j < w; ++j) acc[j] = Op::init();
-        for (int64_t i = 0; i < n; ++i) {
-          const T* xr = xo + i * inner;
-          for (int64_t j = 0; j < w; ++j) acc[j] = Op::f(acc[j], xr[j]);
-        }
+        std::fill(acc, acc + w, Op::init());
+        for (int64_t i = 0; i < n; ++i) fold_row<Op>(acc, xo + i * inner, w);
         T* yo = y + o * inner + j0;
         for (int64_t j = 0; j < w; ++j) yo[j] = scale * acc[j];
       }
@@ -143,13 +185,8 @@ void reduce_op(const T* x, T* y, int rank, const int64_t* dims, const uint8_t* r
   const int64_t last = dims[rank - 1];
   const bool last_reduced = red[rank - 1];
   for_each_run(rank, dims, red, [&](int64_t xoff, int64_t yoff) {
-    const T* xr = x + xoff;
-    if (last_reduced) {
-      y[yoff] = Op::f(y[yoff], reduce_run<Op>(xr, last));
-    } else {
-      T* yr = y + yoff;
-      for (int64_t j = 0; j < last; ++j) yr[j] = Op::f(yr[j], xr[j]);
-    }
+    if (last_reduced) y[yoff] = Op::f(y[yoff], reduce_run<Op>(x + xoff, last));
+    else fold_row<Op>(y + yoff, x + xoff, last);
   });
   for (int64_t j = 0; j < ny; ++j) y[j] *= scale;
 }
@@ -169,6 +206,15 @@ void reduce_sum_backward_impl(const T* gy, T* gx, int rank, const int64_t* dims,
                               const uint8_t* red, T scale) {
   int64_t outer, n, inner;
   if (split3(rank, dims, red, outer, n, inner)) {
+    if (inner == 1) {  // last axis: fill each row with its scaled gradient
+#pragma omp parallel for if (outer * n > kParallelGrain)
+      for (int64_t o = 0; o < outer; ++o) {
+        const T g = scale * gy[o];
+        T* gr = gx + o * n;
+        for (int64_t i = 0; i < n; ++i) put<Acc>(gr[i], g);
+      }
+      return;
+    }
 #pragma omp parallel for if (outer * n * inner > kParallelGrain)
     for (int64_t r = 0; r < outer * n; ++r) {  // one row of `inner` per (o, i)
       const int64_t o = r / n;
@@ -201,6 +247,24 @@ void reduce_sum_backward(const T* gy, T* gx, int rank, const int64_t* dims, cons
 
 // Tie rule: the whole gradient goes to the first element of the slice (in row-major order)
 // that equals the forward result; `found` marks slices already served.
+// Index of the first x[i] equal to v (or NaN when v is); n when none. Vector compares, then the
+// exact lane from the scalar loop.
+template <class T>
+int64_t first_match(const T* x, T v, int64_t n) {
+  constexpr int L = kLanes<T>;
+  const Vec<T> vv = splat(v);
+  int64_t i = 0;
+  for (; i + L <= n; i += L) {
+    const Mask<T> m = same_or_both_nan(load(x + i), vv);
+    uint64_t bits[2];
+    std::memcpy(bits, &m, sizeof bits);
+    if (bits[0] | bits[1]) break;
+  }
+  for (; i < n; ++i)
+    if (same_or_both_nan(x[i], v)) return i;
+  return n;
+}
+
 template <bool Acc, class T>
 void reduce_extreme_backward_impl(const T* x, const T* y, const T* gy, T* gx, int rank,
                                   const int64_t* dims, const uint8_t* red) {
@@ -211,9 +275,9 @@ void reduce_extreme_backward_impl(const T* x, const T* y, const T* gy, T* gx, in
       for (int64_t o = 0; o < outer; ++o) {
         const T* xr = x + o * n;
         T* gr = gx + o * n;
-        int64_t hit = 0;
-        while (hit < n && !same_or_both_nan(xr[hit], y[o])) ++hit;
-        for (int64_t i = 0; i < n; ++i) put<Acc>(gr[i], i == hit ? gy[o] : T(0));
+        const int64_t hit = first_match(xr, y[o], n);
+        if (!Acc) std::fill(gr, gr + n, T(0));
+        if (hit < n) gr[hit] += gy[o];
       }
     } else {
       const int64_t nb = (inner + kColBlock - 1) / kColBlock;
@@ -222,13 +286,22 @@ void reduce_extreme_backward_impl(const T* x, const T* y, const T* gy, T* gx, in
         const int64_t o = t / nb, j0 = (t % nb) * kColBlock, w = std::min(kColBlock, inner - j0);
         const T* yo = y + o * inner + j0;
         const T* go = gy + o * inner + j0;
-        uint8_t found[kColBlock] = {};
+        constexpr int L = kLanes<T>;
+        Mask<T> found[kColBlock / L] = {};  // per column: its slice already got the gradient
+        uint8_t found_tail[L] = {};
         for (int64_t i = 0; i < n; ++i) {
           const T* xr = x + (o * n + i) * inner + j0;
           T* gr = gx + (o * n + i) * inner + j0;
-          for (int64_t j = 0; j < w; ++j) {
-            const bool hit = !found[j] && same_or_both_nan(xr[j], yo[j]);
-            found[j] |= hit;
+          int64_t j = 0;
+          for (; j + L <= w; j += L) {
+            const Mask<T> hit = ~found[j / L] & same_or_both_nan(load(xr + j), load(yo + j));
+            found[j / L] |= hit;
+            const Vec<T> g = hit ? load(go + j) : Vec<T>{};
+            store(gr + j, Acc ? load(gr + j) + g : g);
+          }
+          for (; j < w; ++j) {
+            const bool hit = !found_tail[j % L] && same_or_both_nan(xr[j], yo[j]);
+            found_tail[j % L] |= hit;
             put<Acc>(gr[j], hit ? go[j] : T(0));
           }
         }
@@ -265,21 +338,19 @@ void reduce_extreme_backward(const T* x, const T* y, const T* gy, T* gx, int ran
 
 // exp for softmax arguments (x - max <= 0, also log-probabilities): Cephes' expf polynomial
 // (about 1 ulp) on four lanes with GCC vector extensions. Written out because the scalar form
-// is not auto-vectorised under the default -ftrapping-math (its clamps become branches).
+// is not auto-vectorised (see the top of this file).
 // Below -87.3 (and for -inf) it returns 0; NaN stays NaN; valid for x <= 88.3.
-typedef float v4f __attribute__((vector_size(16)));
-typedef int32_t v4i __attribute__((vector_size(16)));
-
-inline v4f splat(float v) { return v4f{v, v, v, v}; }
+using v4f = Vec<float>;
+using v4i = Mask<float>;
 
 inline v4f exp_v4(v4f x) {
   const v4f lo = splat(-87.3f), hi = splat(88.3f);
-  // The integer part comes from a copy where NaN became finite (converting NaN to int is
-  // undefined); the fraction keeps the NaN so it reaches the result.
-  v4f xn = x > lo ? x : lo;
-  xn = xn < hi ? xn : hi;
-  v4f xr = x < lo ? lo : x;
+  const v4i below = x < lo;  // exp underflows to 0 there (also for -inf)
+  v4f xr = below ? lo : x;   // NaN stays NaN through both clamps
   xr = xr > hi ? hi : xr;
+  // The integer part comes from a copy with NaN zeroed (converting NaN to int is undefined);
+  // the fraction keeps the NaN so it reaches the result. Vector casts reinterpret the bits.
+  const v4f xn = (v4f)((v4i)xr & (xr == xr));
   // floor(v) as truncation of v + 128 (positive here).
   const v4i n = __builtin_convertvector(xn * 1.44269504088896341f + 128.5f, v4i) - 128;
   const v4f fx = __builtin_convertvector(n, v4f);
@@ -293,10 +364,8 @@ inline v4f exp_v4(v4f x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * z + r + 1.0f;
-  const v4i bits = (n + 127) << 23;
-  v4f scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return x < lo ? splat(0.0f) : p * scale;
+  const v4f scale = (v4f)((n + 127) << 23);
+  return (v4f)((v4i)(p * scale) & ~below);
 }
 
 // out[j] = exp(x[j] - m[j]), or exp(x[j] - s) when m is null. out may alias x.

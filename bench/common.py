@@ -83,11 +83,18 @@ def calibrate(fn, block_seconds):
     return max(1, int(block_seconds / max(once, 1e-7)))
 
 
+# Idle worker threads keep spinning for a while after their last task (OpenBLAS's pthreads for
+# up to 2^28 TSC cycles, ~0.1 s; OpenMP's for GOMP_SPINCOUNT). A pause between timed blocks
+# lets one framework's spinning threads go to sleep before the other framework is timed.
+SETTLE_SECONDS = 0.2
+
+
 def time_interleaved(fns, repeats, warmup_calls, block_seconds):
     """Times each callable of the dict `fns` (name -> fn()) over `repeats` blocks.
 
     Every callable is first warmed up; then the blocks alternate between the callables
-    (a, b, c, a, b, c, ...). Returns name -> Timing in seconds per call.
+    (a, b, c, a, b, c, ...), with a pause before each. Returns name -> Timing in seconds
+    per call.
     """
     numbers = {}
     for name, fn in fns.items():
@@ -98,6 +105,7 @@ def time_interleaved(fns, repeats, warmup_calls, block_seconds):
     for _ in range(repeats):
         for name, fn in fns.items():
             n = numbers[name]
+            time.sleep(SETTLE_SECONDS)
             t0 = time.perf_counter()
             for _ in range(n):
                 fn()

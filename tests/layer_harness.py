@@ -5,7 +5,8 @@
   - eager call on a NumPy array: output shape, dtype, and values against an optional NumPy
     reference `reference(x, weights)`;
   - the number of trainable / non-trainable weights once built;
-  - get_weights / set_weights round trip (new values are read back and change the output);
+  - get_weights / set_weights round trip (new values are read back, change the output, and
+    the output still matches the reference);
   - get_config / from_config round trip: the config is JSON-serializable, the rebuilt layer
     has the same config and, after set_weights, gives the same outputs;
   - one training step of a model made of the layer: every trainable weight moves, every
@@ -70,14 +71,14 @@ def run_layer_test(layer_cls, init_kwargs, input_shape, expected_output_shape,
     # A second eager call reuses the built weights: same input, same output.
     np.testing.assert_array_equal(layer(x), y)
 
-    _check_weights_roundtrip(layer, x, y, rng)
+    _check_weights_roundtrip(layer, x, y, rng, reference, rtol, atol)
     _check_config_roundtrip(layer_cls, layer, x)
     if run_training_check:
         _check_training_step(layer_cls, init_kwargs, x, expected_output_shape, out_dtype, rng)
     return layer
 
 
-def _check_weights_roundtrip(layer, x, y, rng):
+def _check_weights_roundtrip(layer, x, y, rng, reference, rtol, atol):
     weights = layer.get_weights()
     if not weights:
         assert layer.get_weights() == []
@@ -91,7 +92,10 @@ def _check_weights_roundtrip(layer, x, y, rng):
     layer.set_weights(new)
     for got, want in zip(layer.get_weights(), new):
         np.testing.assert_array_equal(got, want)
-    assert not np.allclose(layer(x), y), "set_weights did not change the layer's output"
+    y_new = layer(x)
+    assert not np.allclose(y_new, y), "set_weights did not change the layer's output"
+    if reference is not None:  # random weights: a zero bias can no longer hide a mistake
+        np.testing.assert_allclose(y_new, reference(x, new), rtol=rtol, atol=atol)
 
 
 def _check_config_roundtrip(layer_cls, layer, x):

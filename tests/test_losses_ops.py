@@ -9,7 +9,7 @@ from ember import losses, ops
 from ember.backend.function import Function
 from ember.backend.symbolic import input_tensor
 from op_harness import (
-    OpCase, check_forward, check_gradients, check_shape_inference, const, labels, one_hot,
+    OpCase, check_forward, check_gradients, check_shape_inference, const, grid, labels, one_hot,
     positive, uniform,
 )
 
@@ -149,8 +149,23 @@ for ys, ps in [((4, 3), (4, 3)), ((2, 3, 4), (2, 3, 4)), ((4,), (4, 1)), ((4, 1)
 case("mean_squared_error_int_targets", loss_op("mean_squared_error"),
      [labels((3, 2), 3), uniform((3, 2))], ref_mse)
 
+# Large inputs: past kParallelGrain, so the loss kernels' parallel loops and blocked sums run.
+case("sparse_categorical_crossentropy_large_logits",
+     loss_op("sparse_categorical_crossentropy", from_logits=True),
+     [labels((10000,), 5), uniform((10000, 5), -3, 3)], ref_sparse_ce(True))
+case("sparse_categorical_crossentropy_large_probs", loss_op("sparse_categorical_crossentropy"),
+     [labels((10000,), 5), positive((10000, 5), 0.1, 1.0)], ref_sparse_ce(False))
+case("categorical_crossentropy_large", loss_op("categorical_crossentropy", label_smoothing=0.1),
+     [one_hot((10000, 5)), positive((10000, 5), 0.1, 1.0)], ref_categorical_ce(False, 0.1))
+case("binary_crossentropy_large_logits", loss_op("binary_crossentropy", from_logits=True),
+     [uniform((300, 200), 0, 1), uniform((300, 200), -4, 4)], ref_binary_ce(True, 0.0))
+case("mean_squared_error_large", loss_op("mean_squared_error"),
+     [uniform((300, 200)), uniform((300, 200))], ref_mse)
+case("mean_absolute_error_large", loss_op("mean_absolute_error"),
+     [grid((300, 200)), grid((300, 200), offset=0.05)], ref_mae)
+
 # Metrics: forward only (no gradient reaches either input).
-METRIC = dict(wrt=(), nondiff=(0, 1))
+METRIC = {"wrt": (), "nondiff": (0, 1)}
 for ys, ps in [((6,), (6, 4)), ((6, 1), (6, 4)), ((2, 3), (2, 3, 4))]:
     case(f"sparse_categorical_accuracy{ys}{ps}", loss_op("sparse_categorical_accuracy"),
          [labels(ys, ps[-1]), uniform(ps)], ref_sparse_accuracy, **METRIC)
@@ -166,6 +181,13 @@ for thr in (0.5, 0.3):
         case(f"binary_accuracy{ys}{ps}_threshold{thr}", loss_op("binary_accuracy", **attrs),
              [labels(ys, 2, "float64"), uniform(ps, 0.0, 1.0)], ref_binary_accuracy(thr),
              avoid=lambda y, p, t=thr: np.min(np.abs(p - t)) < 1e-2, **METRIC)
+case("sparse_categorical_accuracy_large", loss_op("sparse_categorical_accuracy"),
+     [labels((10000,), 5), uniform((10000, 5))], ref_sparse_accuracy, **METRIC)
+case("categorical_accuracy_large", loss_op("categorical_accuracy"),
+     [one_hot((10000, 5)), uniform((10000, 5))], ref_categorical_accuracy, **METRIC)
+case("binary_accuracy_large", loss_op("binary_accuracy"),
+     [labels((300, 200), 2, "float64"), grid((300, 200), 0.1, 0.05, 0.0, 1.0)],
+     ref_binary_accuracy(0.5), **METRIC)
 case("binary_accuracy_soft_labels_never_match", loss_op("binary_accuracy"),
      [const([[1.0, 0.5], [0.0, 0.25]]), const([[0.9, 0.9], [0.1, 0.1]])],
      ref_binary_accuracy(0.5), **METRIC)
@@ -368,3 +390,21 @@ def test_non_numeric_labels(name, bad):
         ops.apply_op(name, [bad, np.ones((2, 2))], cast=False)
     with pytest.raises(TypeError, match=rf"op '{name}'.*numeric"):
         ops.apply_op(name, [np.zeros(2, "int64"), bad], cast=False)
+
+
+@pytest.fixture
+def restore_threads():
+    from ember import config
+    n = config.get_num_threads()
+    yield config
+    config.set_num_threads(n)
+
+
+@pytest.mark.parametrize("c", [c for c in CASES if "large" in c.name], ids=repr)
+def test_loss_and_metric_values_do_not_depend_on_thread_count(c, restore_threads):
+    arrays = c.sample(c.rng())
+    values = []
+    for n in (1, 3):
+        restore_threads.set_num_threads(n)
+        values.append(c.fn(*arrays))
+    assert values[0] == values[1], f"{c.name}: {values[0]!r} with 1 thread, {values[1]!r} with 3"

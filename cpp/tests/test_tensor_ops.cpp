@@ -224,15 +224,18 @@ TEST_CASE("reduce: empty axes, NaN propagation") {
 
 TEST_CASE("reduce: max/min ties send the gradient to the first extreme element") {
   // Last-axis path: row [1, 3, 3, 2] -> index 1; leading-axis and general paths likewise.
+  // Gradient buffers start with garbage (5): assigning must overwrite every element.
   Tensor x = from_values({2, 4}, DType::f64, {1, 3, 3, 2, 7, 7, 0, 7});
   Tensor g = from_values({2}, DType::f64, {10, 20});
-  Tensor gx({2, 4}, DType::f64);
+  Tensor gx = from_values({2, 4}, DType::f64, std::vector<double>(8, 5.0));
   std::vector<int64_t> ax1 = {1};
   backward("max", reduce_attrs(&ax1, false), {x}, g, {&gx}, {false});
   CHECK(values(gx) == std::vector<double>({0, 10, 0, 0, 20, 0, 0, 0}));
+  backward("max", reduce_attrs(&ax1, false), {x}, g, {&gx}, {true});  // accumulating adds
+  CHECK(values(gx) == std::vector<double>({0, 20, 0, 0, 40, 0, 0, 0}));
 
   Tensor xc = from_values({3, 2}, DType::f64, {5, 1, 5, 1, 2, 1});  // columns: tie, all-equal
-  Tensor gc({3, 2}, DType::f64);
+  Tensor gc = from_values({3, 2}, DType::f64, std::vector<double>(6, 5.0));
   std::vector<int64_t> ax0 = {0};
   backward("max", reduce_attrs(&ax0, false), {xc}, from_values({2}, DType::f64, {1, 2}), {&gc},
            {false});
@@ -240,7 +243,7 @@ TEST_CASE("reduce: max/min ties send the gradient to the first extreme element")
 
   // General layout (2, 2, 2) reducing axes 0 and 2: slice j=0 holds {4, 4, 1, 4} -> first.
   Tensor xg = from_values({2, 2, 2}, DType::f64, {4, 4, 0, 9, 1, 4, 9, 0});
-  Tensor gg({2, 2, 2}, DType::f64);
+  Tensor gg = from_values({2, 2, 2}, DType::f64, std::vector<double>(8, 5.0));
   std::vector<int64_t> ax02 = {0, 2};
   backward("max", reduce_attrs(&ax02, false), {xg}, from_values({2}, DType::f64, {1, 2}), {&gg},
            {false});
@@ -517,6 +520,26 @@ TEST_CASE("concatenate: forward vs reference, every dtype, gradients") {
     }
     CHECK(grad_error("concatenate", a, in, wrt) < 1e-6);
   }
+}
+
+TEST_CASE("shape ops: scalars, and concatenate's backward accumulates per input") {
+  Tensor s = from_values({}, DType::f64, {4.5});
+  CHECK(at(forward("transpose", Attrs{}, {s}), 0) == 4.5);
+  Attrs one;
+  one.set("shape", std::vector<int64_t>{1, -1});
+  Tensor r = forward("reshape", one, {s});
+  CHECK(r.shape() == Shape({1, 1}));
+  CHECK(forward("squeeze", Attrs{}, {r}).shape() == Shape({}));
+  // Input 0 accumulates into its buffer (holding 1s), input 1 assigns over garbage (holding 9s).
+  Attrs a;
+  a.set("axis", int64_t{1});
+  Tensor x0 = random_tensor({2, 3}, DType::f64, 60), x1 = random_tensor({2, 2}, DType::f64, 61);
+  Tensor g = iota({2, 5}, DType::f64);
+  Tensor g0 = from_values({2, 3}, DType::f64, std::vector<double>(6, 1.0));
+  Tensor g1 = from_values({2, 2}, DType::f64, std::vector<double>(4, 9.0));
+  backward("concatenate", a, {x0, x1}, g, {&g0, &g1}, {true, false});
+  CHECK(values(g0) == std::vector<double>({2, 3, 4, 7, 8, 9}));
+  CHECK(values(g1) == std::vector<double>({4, 5, 9, 10}));
 }
 
 TEST_CASE("concatenate: infer and errors") {

@@ -10,6 +10,7 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
           int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
 
+// ember runs BLAS single-threaded and parallelises products itself (see blas.cpp).
 void blas_set_num_threads(int n);
 
 }  // namespace ember

@@ -17,4 +17,11 @@ void set_num_threads(int n) {
 
 int get_num_threads() { return g_threads > 0 ? g_threads : omp_get_max_threads(); }
 
+namespace {
+// At load: BLAS single-threaded (ember's OpenMP blocks parallelise products, see blas.cpp).
+struct ThreadPolicy {
+  ThreadPolicy() { blas_set_num_threads(1); }
+} policy;
+}  // namespace
+
 }  // namespace ember

@@ -106,12 +106,18 @@ def test_several_steps_with_other_optimizers_match_keras(factory):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
-def test_evaluate_with_accuracy_matches_keras():
-    k_model, e_model, x, y = _pair("softmax_sparse_ce", _sgd)
-    k_model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
-                    metrics=["accuracy"])
-    e_model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
-                    metrics=["accuracy"])
+@pytest.mark.parametrize("case, metrics", [
+    ("softmax_sparse_ce", ["accuracy"]),
+    ("softmax_ce", ["accuracy"]),
+    ("sigmoid_bce", ["accuracy"]),
+    ("linear_mse", ["mae", "mse"]),
+])
+def test_evaluate_with_metrics_matches_keras(case, metrics):
+    """'accuracy' resolves to the sparse, categorical or binary form as Keras resolves it."""
+    k_model, e_model, x, y = _pair(case, _sgd)
+    loss = CASES[case][3]
+    k_model.compile(optimizer="sgd", loss=loss, metrics=metrics)
+    e_model.compile(optimizer="sgd", loss=loss, metrics=metrics)
     want = k_model.evaluate(x, y, batch_size=6, verbose=0, return_dict=True)
     got = e_model.evaluate(x, y, batch_size=6, verbose=0, return_dict=True)
     assert set(got) == set(want)

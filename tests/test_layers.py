@@ -241,6 +241,17 @@ def test_dropout_in_training_drops_rate_and_rescales():
     np.testing.assert_array_equal(layers.Dropout(rate)(x, training=False), x)
 
 
+def test_dropout_draws_a_new_mask_per_call_reproducibly():
+    x = np.ones((8, 50), "float32")
+    layer = layers.Dropout(0.5)
+    ember.utils.set_random_seed(11)
+    first, second = layer(x, training=True), layer(x, training=True)
+    assert not np.array_equal(first, second)
+    ember.utils.set_random_seed(11)
+    np.testing.assert_array_equal(layer(x, training=True), first)
+    np.testing.assert_array_equal(layer(x, training=True), second)
+
+
 def test_dropout_config():
     layer = layers.Dropout(0.25, seed=7)
     assert layer.get_config()["rate"] == 0.25 and layer.get_config()["seed"] == 7

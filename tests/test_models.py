@@ -267,6 +267,35 @@ def test_subclassed_model():
     assert history.history["loss"][-1] < history.history["loss"][0]
 
 
+class TwoInputs(ember.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.head = layers.Dense(1)
+
+    def call(self, inputs):
+        a, b = inputs
+        return self.head(ops.concatenate([a, b], axis=-1))
+
+
+def test_subclassed_model_with_two_inputs():
+    model = TwoInputs()
+    xa, xb = _data(6, 3, seed=1), _data(6, 2, seed=2)
+    out = model.predict([xa, xb], verbose=0)  # the list builds a two-input model
+    kernel, bias = model.get_weights()
+    assert kernel.shape == (5, 1)
+    np.testing.assert_allclose(out, np.concatenate([xa, xb], -1) @ kernel + bias, rtol=1e-5,
+                               atol=1e-6)
+    model.compile("sgd", "mse")
+    assert np.isfinite(model.fit([xa, xb], np.ones((6, 1), "float32"), verbose=0)
+                       .history["loss"][0])
+
+
+def test_unbuilt_sequential_given_two_inputs():
+    model = ember.Sequential([layers.Dense(1)])
+    with pytest.raises(ValueError, match=r"Sequential '.*' takes one input, received 2"):
+        model.predict([_data(4, 3), _data(4, 2)], verbose=0)
+
+
 def test_subclassed_model_without_call_fails_clearly():
     class Empty(ember.Model):
         pass

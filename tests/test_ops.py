@@ -435,6 +435,13 @@ def test_dropout_gradient_is_the_scaled_mask():
     np.testing.assert_array_equal(f(x, seed=3)[0], y)  # forward alone: the same mask
 
 
+def test_dropout_nodes_draw_independent_masks():
+    x = input_tensor((20, 20), "float64")
+    f = Function([x], [ops.dropout(x, 0.5), ops.dropout(x, 0.5)], training=True)
+    a, b = f(np.ones((20, 20)), seed=1)
+    assert not np.array_equal(a != 0, b != 0)
+
+
 @pytest.mark.parametrize("training_attr, plan_training", [(None, False), (False, True)])
 def test_dropout_inference_is_identity(training_attr, plan_training):
     x = np.random.default_rng(3).standard_normal((6, 7))

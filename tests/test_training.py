@@ -133,24 +133,17 @@ def test_epochs_and_initial_epoch():
     assert model.optimizer.iterations == 4
 
 
-def test_batch_size_sets_the_number_of_batches_and_the_last_is_short():
-    sizes = []
-
-    class BatchSizes(ember.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            pass
-
+def test_batch_size_sets_the_number_of_batches():
     model = _regressor()
     model.compile("sgd", "mse")
     x, y = _regression_data(n=10)
     counter = BatchCounter()
-    history = model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[counter, BatchSizes()])
-    assert len(counter.batches) == 3 and history.params["steps"] == 3
+    history = model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[counter])
+    assert len(counter.batches) == 3 and history.params["steps"] == 3  # 4 + 4 + 2
     assert model.optimizer.iterations == 3
     counter = BatchCounter()
     model.fit(x, y, epochs=1, verbose=0, callbacks=[counter])  # default batch_size 32
     assert len(counter.batches) == 1
-    del sizes
 
 
 def test_steps_per_epoch_limits_the_batches():
@@ -269,12 +262,13 @@ def test_verbose_auto_is_1_and_evaluate_predict_print_one_line(capsys):
     assert re.fullmatch(r"3/3 \S+ \d+s \d+(us|ms|s)/step\n", capsys.readouterr().out)
 
 
-def test_validation_inside_fit_prints_nothing_extra(capsys):
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_validation_inside_fit_prints_nothing_extra(capsys, verbose):
     model = _regressor()
     model.compile("sgd", "mse")
     x, y = _regression_data(n=20)
     capsys.readouterr()
-    model.fit(x, y, batch_size=8, epochs=2, validation_split=0.2, verbose=2)
+    model.fit(x, y, batch_size=8, epochs=2, validation_split=0.2, verbose=verbose)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4 and "val_loss: " in lines[1] and "val_loss: " in lines[3]
 
@@ -517,6 +511,27 @@ def test_learning_rate_schedule_in_fit():
     model.fit(x, y, batch_size=4, epochs=1, verbose=0)
     assert model.optimizer.iterations == 4
     assert model.optimizer.learning_rate == pytest.approx(0.1 * 0.1 ** 2)
+
+
+def test_learning_rate_set_by_a_callback_takes_effect_at_once():
+    class FreezeAfterFirstEpoch(ember.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.kernels = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.kernels.append(self.model.get_weights()[0])
+            self.model.optimizer.learning_rate = 0.0
+
+    model = _regressor()
+    model.compile(ember.optimizers.SGD(0.1), "mse")
+    start = model.get_weights()[0]
+    x, y = _regression_data(n=16)
+    cb = FreezeAfterFirstEpoch()
+    model.fit(x, y, batch_size=8, epochs=3, verbose=0, callbacks=[cb])
+    assert not np.array_equal(start, cb.kernels[0])
+    np.testing.assert_array_equal(cb.kernels[0], cb.kernels[1])
+    np.testing.assert_array_equal(cb.kernels[1], cb.kernels[2])
 
 
 # ---- end-to-end accuracy on generated data ----------------------------------------------------

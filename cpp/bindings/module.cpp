@@ -64,9 +64,11 @@ PYBIND11_MODULE(_core, m) {
     }
     return meta_tuple(OpRegistry::instance().get(op).infer(in, to_attrs(attrs)));
   }, "Shape and dtype of an op's output: infer(op, attrs, [(shape, dtype), ...]).");
-  m.def("run_op", [](const std::string& op, const py::dict& attrs, const py::sequence& inputs) {
-    return to_array(run_op(op, to_attrs(attrs), to_tensors(inputs)));
-  }, "Runs one op eagerly on NumPy arrays.");
+  m.def("run_op", [](const std::string& op, const py::dict& attrs, const py::sequence& inputs,
+                     uint64_t seed) {
+    return to_array(run_op(op, to_attrs(attrs), to_tensors(inputs), seed));
+  }, py::arg("op"), py::arg("attrs"), py::arg("inputs"), py::arg("seed") = 0,
+     "Runs one op eagerly on NumPy arrays.");
 
   py::class_<Graph, std::shared_ptr<Graph>>(m, "Graph")
       .def(py::init<>())

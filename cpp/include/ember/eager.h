@@ -4,5 +4,7 @@
 #include "ember/tensor.h"
 
 namespace ember {
-Tensor run_op(const std::string& op, const Attrs& attrs, const std::vector<Tensor>& inputs);
+// `seed` keys the op's random stream (dropout): a fresh one per call gives fresh masks.
+Tensor run_op(const std::string& op, const Attrs& attrs, const std::vector<Tensor>& inputs,
+              uint64_t seed = 0);
 }  // namespace ember

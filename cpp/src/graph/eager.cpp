@@ -6,7 +6,8 @@
 
 namespace ember {
 
-Tensor run_op(const std::string& op, const Attrs& attrs, const std::vector<Tensor>& inputs) {
+Tensor run_op(const std::string& op, const Attrs& attrs, const std::vector<Tensor>& inputs,
+              uint64_t seed) {
   Graph g;
   std::vector<int> ids;
   std::vector<Shape> shapes;
@@ -19,7 +20,7 @@ Tensor run_op(const std::string& op, const Attrs& attrs, const std::vector<Tenso
   spec.feeds = ids;
   spec.fetch = {out};
   Plan plan(g, spec, shapes, nullptr);
-  plan.run(inputs, nullptr, {}, 0);
+  plan.run(inputs, nullptr, {}, seed);
   Tensor v = plan.value(out);
   Tensor result(v.shape(), v.dtype());
   std::memcpy(result.raw(), v.raw(), v.nbytes());

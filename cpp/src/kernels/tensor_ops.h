@@ -52,9 +52,16 @@ struct TensorOpsKernels {
                            int64_t inner, bool log, bool accumulate);
 
   // Row-major C = alpha * op(A) @ op(B) + beta * C, also for empty extents (k = 0 scales C by
-  // beta). Not to be called from inside an OpenMP parallel region.
+  // beta). Parallel itself when large (through ember::gemm); single-threaded when called from
+  // inside an OpenMP parallel region.
   void (*gemm)(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
                int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+  // `count` such products, item i on the matrices at a + a_off[i], b + b_off[i], c + c_off[i].
+  // The c_off must be distinct (items may run in parallel); a and b offsets may repeat.
+  void (*gemm_batch)(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha,
+                     const T* a, const int64_t* a_off, int64_t lda, const T* b,
+                     const int64_t* b_off, int64_t ldb, T beta, T* c, const int64_t* c_off,
+                     int64_t ldc, int64_t count);
 
   // Gradient movers of the shape ops: like ShapeKernels, assigning or adding.
   void (*permute)(const T* x, T* y, int rank, const int64_t* dims, const int* perm,

@@ -8,6 +8,8 @@ from ember import initializers, regularizers
 from ember.backend.function import Function
 from ember.backend.symbolic import SymbolicTensor, input_tensor
 from ember.backend.variables import Variable
+from ember.ops.core import tracing
+from ember.utils import rng
 
 _name_counts = {}
 
@@ -225,7 +227,8 @@ class Layer:
                 self.build(_shape_of(inputs) if not isinstance(inputs, SymbolicTensor)
                            else tuple(inputs.shape))
                 self.built = True
-            outputs = self.call(inputs, *args, **kwargs)
+            with tracing():
+                outputs = self.call(inputs, *args, **kwargs)
         except (ValueError, TypeError, IndexError) as e:
             if str(e).startswith("Exception encountered when calling"):
                 raise
@@ -244,7 +247,10 @@ class Layer:
         training = bool(kwargs.get("training", False))
         outputs = self._symbolic_call(symbolic, args, dict(kwargs))
         fn = Function(_flatten(symbolic), _flatten(outputs), training=training)
-        values = iter(fn(*_flatten(arrays)))
+        # A fresh seed per training call, so each call draws a new dropout mask (as Keras's
+        # seed generator does) and set_random_seed reproduces them.
+        seed = rng.next_seed() if training else 0
+        values = iter(fn(*_flatten(arrays), seed=seed))
         return _map_structure(lambda _: next(values), outputs)
 
     # ---- config ---------------------------------------------------------------------------

@@ -95,7 +95,11 @@ class Trainer:
     def _split_inputs(self, x):
         if x is None:
             raise ValueError("expected input data x, received None")
-        n = len(self._input_specs()) if self.built else 1
+        if self.built:
+            n = len(self._input_specs())
+        else:  # as Keras, an unbuilt (subclassed) model takes a list of arrays as many inputs
+            n = len(x) if isinstance(x, (list, tuple)) and len(x) > 1 and all(
+                hasattr(a, "shape") for a in x) else 1
         return _split(x, n, "x")
 
     def _executable_for(self):

@@ -6,6 +6,7 @@ import numpy as np
 from ember.backend.core import core
 from ember.backend.symbolic import Node, SymbolicTensor, constant_tensor
 from ember.backend.variables import Variable
+from ember.utils import rng
 
 _FLOAT = ("float32", "float64")
 
@@ -64,29 +65,43 @@ def apply_op(op, inputs, attrs=None, cast=True, float_only=True):
         if isinstance(x, np.ndarray):
             _check_numeric(x, op)
     dtype = _result_dtype(inputs, float_only) if cast else None
-    if any(isinstance(x, SymbolicTensor) for x in inputs):
+    if any(isinstance(x, SymbolicTensor) for x in inputs) or (
+            _tracing[0] and any(isinstance(x, Variable) for x in inputs)):
         tensors = [_symbolic(x, dtype, op) for x in inputs]
         shape, out_dtype = core.infer(op, attrs, [(t.shape, t.dtype) for t in tensors])
         return SymbolicTensor(shape, out_dtype, Node("op", op, attrs, tensors))
     arrays = [_array(x, dtype, op) for x in inputs]
-    return core.run_op(op, attrs, arrays)
+    return core.run_op(op, attrs, arrays, rng.next_seed())
+
+
+# Depth of layer calls being traced: inside one, an op on weights alone (ops.square(kernel))
+# is recorded into the graph like any other, so it sees updated values and gets gradients.
+_tracing = [0]
+
+
+class tracing:
+    def __enter__(self):
+        _tracing[0] += 1
+
+    def __exit__(self, *exc):
+        _tracing[0] -= 1
 
 
 def _symbolic(x, dtype, op):
     if isinstance(x, SymbolicTensor):
         if dtype is not None and x.dtype != dtype:
-            return _cast(x, dtype)
+            return _cast(x, dtype, op)
         return x
     if isinstance(x, Variable):
         t = x.symbolic
-        return _cast(t, dtype) if dtype is not None and t.dtype != dtype else t
+        return _cast(t, dtype, op) if dtype is not None and t.dtype != dtype else t
     return constant_tensor(_array(x, dtype, op))
 
 
-def _cast(t, dtype):
+def _cast(t, dtype, op):
     raise TypeError(
-        f"dtype mismatch: a {t.dtype} tensor meets a {dtype} computation; cast the input "
-        f"to {dtype} first"
+        f"op '{op}': a {t.dtype} input meets a {dtype} computation; cast the input to "
+        f"{dtype} first"
     )
 
 

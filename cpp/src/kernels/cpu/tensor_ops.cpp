@@ -542,6 +542,27 @@ void gemm_cpu(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const 
   gemm<T>(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
+// Products big enough to be split by ember::gemm run one after another; many small ones run
+// one per thread instead (ember::gemm calls BLAS single-threaded inside a parallel region).
+constexpr double kGemmParallelFlops = 4e6;
+
+template <class T>
+void gemm_batch(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                const int64_t* a_off, int64_t lda, const T* b, const int64_t* b_off, int64_t ldb,
+                T beta, T* c, const int64_t* c_off, int64_t ldc, int64_t count) {
+  const double flops = 2.0 * m * n * k;
+  if (flops >= kGemmParallelFlops) {
+    for (int64_t i = 0; i < count; ++i)
+      gemm_cpu(ta, tb, m, n, k, alpha, a + a_off[i], lda, b + b_off[i], ldb, beta, c + c_off[i],
+               ldc);
+    return;
+  }
+#pragma omp parallel for if (flops * count >= kGemmParallelFlops)
+  for (int64_t i = 0; i < count; ++i)
+    gemm_cpu(ta, tb, m, n, k, alpha, a + a_off[i], lda, b + b_off[i], ldb, beta, c + c_off[i],
+             ldc);
+}
+
 // ---------------------------------------------------------------- movers
 
 // y = x permuted (y's axis i is x's axis perm[i]). Output axes of extent 1 are dropped and
@@ -702,7 +723,7 @@ void copy2d_bytes(const void* src, int64_t ss, void* dst, int64_t ds, int64_t ro
 template <class T>
 constexpr TensorOpsKernels<T> make_table() {
   return TensorOpsKernels<T>{reduce<T>,  reduce_sum_backward<T>, reduce_extreme_backward<T>,
-                             softmax<T>, softmax_backward<T>,    gemm_cpu<T>,
+                             softmax<T>, softmax_backward<T>,    gemm_cpu<T>, gemm_batch<T>,
                              permute_t<T>, copy2d_t<T>,          fill<T>};
 }
 

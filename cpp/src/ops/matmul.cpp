@@ -3,9 +3,10 @@
 // (K, 1), the promoted axis being dropped from the result.
 // Products go through the family's gemm kernel (BLAS). When the right operand is a single matrix
 // the left operand's batch folds into M, so (B, T, K) @ (K, N) is one GEMM, forward and backward;
-// other batched cases loop over GEMMs. Backward: dA = dC @ B^T, dB = A^T @ dC, summed over the
+// other batched cases run as a batch of GEMMs (one per thread when they are small). Backward: dA = dC @ B^T, dB = A^T @ dC, summed over the
 // batch extents an operand was broadcast along; the first write to each gradient matrix uses
 // beta = accumulate ? 1 : 0, later writes beta = 1.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -61,15 +62,29 @@ Geom geom_of(const Shape& a, const Shape& b) {
   return g;
 }
 
-// Matrix indices in A and B of output matrix `o`.
-void operands_of(const Geom& g, int64_t o, int64_t& ia, int64_t& ib) {
-  ia = ib = 0;
-  for (size_t d = g.batch.size(); d-- > 0;) {
-    const int64_t i = o % g.batch[d];
-    o /= g.batch[d];
-    ia += i * g.sa[d];
-    ib += i * g.sb[d];
+// Element offsets of each output matrix's operands and result (the batched, unfolded case).
+struct Offsets {
+  std::vector<int64_t> a, b, c;
+};
+
+Offsets offsets_of(const Geom& g) {
+  Offsets off;
+  off.a.resize(g.count);
+  off.b.resize(g.count);
+  off.c.resize(g.count);
+  for (int64_t o = 0; o < g.count; ++o) {
+    int64_t rem = o, ia = 0, ib = 0;
+    for (size_t d = g.batch.size(); d-- > 0;) {
+      const int64_t i = rem % g.batch[d];
+      rem /= g.batch[d];
+      ia += i * g.sa[d];
+      ib += i * g.sb[d];
+    }
+    off.a[o] = ia * g.m * g.k;
+    off.b[o] = ib * g.k * g.n;
+    off.c[o] = o * g.m * g.n;
   }
+  return off;
 }
 
 template <class T>
@@ -79,12 +94,29 @@ void forward_t(const Geom& g, const T* a, const T* b, T* c) {
     k.gemm(false, false, g.na * g.m, g.n, g.k, T(1), a, g.k, b, g.n, T(0), c, g.n);
     return;
   }
-  for (int64_t o = 0; o < g.count; ++o) {
-    int64_t ia, ib;
-    operands_of(g, o, ia, ib);
-    k.gemm(false, false, g.m, g.n, g.k, T(1), a + ia * g.m * g.k, g.k, b + ib * g.k * g.n, g.n,
-           T(0), c + o * g.m * g.n, g.n);
+  const Offsets off = offsets_of(g);
+  k.gemm_batch(false, false, g.m, g.n, g.k, T(1), a, off.a.data(), g.k, b, off.b.data(), g.n,
+               T(0), c, off.c.data(), g.n, g.count);
+}
+
+// Gradient matrices of an operand broadcast along the batch receive several products: the first
+// write to each uses `beta`, later writes add (beta = 1), one product at a time.
+template <class T>
+void accumulate_products(const TensorOpsKernels<T>& k, bool ta, bool tb, int64_t m, int64_t n,
+                         int64_t kk, const T* x, const std::vector<int64_t>& x_off, int64_t ldx,
+                         const T* y, const std::vector<int64_t>& y_off, int64_t ldy, T beta,
+                         T* dst, const std::vector<int64_t>& dst_off, int64_t matrices,
+                         int64_t matrix_size) {
+  std::vector<bool> wrote(matrices, false);
+  for (size_t o = 0; o < dst_off.size(); ++o) {
+    const int64_t t = dst_off[o] / std::max<int64_t>(matrix_size, 1);
+    k.gemm(ta, tb, m, n, kk, T(1), x + x_off[o], ldx, y + y_off[o], ldy,
+           wrote[t] ? T(1) : beta, dst + dst_off[o], n);
+    wrote[t] = true;
   }
+  // A matrix no output used (an empty batch extent elsewhere) still gets its zero gradient.
+  for (int64_t t = 0; beta == T(0) && t < matrices; ++t)
+    if (!wrote[t]) k.fill(dst + t * matrix_size, matrix_size, T(0));
 }
 
 template <class T>
@@ -98,27 +130,25 @@ void backward_t(const Geom& g, const T* a, const T* b, const T* dc, T* da, T* db
     if (db) k.gemm(true, false, g.k, g.n, rows, T(1), a, g.k, dc, g.n, beta_b, db, g.n);
     return;
   }
-  std::vector<bool> wrote_a(g.na, false), wrote_b(g.nb, false);
-  for (int64_t o = 0; o < g.count; ++o) {
-    int64_t ia, ib;
-    operands_of(g, o, ia, ib);
-    const T* dco = dc + o * g.m * g.n;
-    if (da) {
-      k.gemm(false, true, g.m, g.k, g.n, T(1), dco, g.n, b + ib * g.k * g.n, g.n,
-             wrote_a[ia] ? T(1) : beta_a, da + ia * g.m * g.k, g.k);
-      wrote_a[ia] = true;
-    }
-    if (db) {
-      k.gemm(true, false, g.k, g.n, g.m, T(1), a + ia * g.m * g.k, g.k, dco, g.n,
-             wrote_b[ib] ? T(1) : beta_b, db + ib * g.k * g.n, g.n);
-      wrote_b[ib] = true;
-    }
+  const Offsets off = offsets_of(g);
+  // dA[ia] (+)= dC[o] @ B[ib]^T ; dB[ib] (+)= A[ia]^T @ dC[o]. When an operand was not
+  // broadcast its gradient matrices are distinct per output and the products run as a batch.
+  if (da) {
+    if (g.na == g.count)
+      k.gemm_batch(false, true, g.m, g.k, g.n, T(1), dc, off.c.data(), g.n, b, off.b.data(), g.n,
+                   beta_a, da, off.a.data(), g.k, g.count);
+    else
+      accumulate_products(k, false, true, g.m, g.k, g.n, dc, off.c, g.n, b, off.b, g.n, beta_a,
+                          da, off.a, g.na, g.m * g.k);
   }
-  // A matrix no output used (an empty batch extent elsewhere) still gets its zero gradient.
-  for (int64_t i = 0; da && !acc_a && i < g.na; ++i)
-    if (!wrote_a[i]) k.fill(da + i * g.m * g.k, g.m * g.k, T(0));
-  for (int64_t i = 0; db && !acc_b && i < g.nb; ++i)
-    if (!wrote_b[i]) k.fill(db + i * g.k * g.n, g.k * g.n, T(0));
+  if (db) {
+    if (g.nb == g.count)
+      k.gemm_batch(true, false, g.k, g.n, g.m, T(1), a, off.a.data(), g.k, dc, off.c.data(), g.n,
+                   beta_b, db, off.b.data(), g.n, g.count);
+    else
+      accumulate_products(k, true, false, g.k, g.n, g.m, a, off.a, g.k, dc, off.c, g.n, beta_b,
+                          db, off.b, g.nb, g.k * g.n);
+  }
 }
 
 OpDef make_matmul() {

@@ -840,6 +840,39 @@ TEST_CASE("matmul: gradients for every broadcasting form") {
   }
 }
 
+TEST_CASE("matmul: many small products (run in parallel), forward and backward vs reference") {
+  // Batches of 32x32 products: forward and the unbroadcast gradients run as parallel batches,
+  // the broadcast operand's gradient accumulates over the batch.
+  for (const auto& [sa, sb] : std::vector<std::pair<Shape, Shape>>{{{64, 32, 32}, {64, 32, 32}},
+                                                                   {{32, 32}, {64, 32, 32}},
+                                                                   {{4, 16, 32, 32}, {16, 32, 32}}}) {
+    Tensor a = random_tensor(sa, DType::f64, 70), b = random_tensor(sb, DType::f64, 71);
+    Tensor c = forward("matmul", Attrs{}, {a, b});
+    Shape cs;
+    CHECK(max_diff(values(c), ref_matmul(values(a), sa, values(b), sb, &cs)) < 1e-12);
+    Tensor g = random_tensor(c.shape(), DType::f64, 72);
+    Tensor da = from_values(sa, DType::f64, std::vector<double>(a.size(), 3.0));
+    Tensor db = from_values(sb, DType::f64, std::vector<double>(b.size(), 3.0));
+    backward("matmul", Attrs{}, {a, b}, g, {&da, &db}, {false, false});
+    // Reference: dA[ia] += dC[o] @ B[ib]^T, dB[ib] += A[ia]^T @ dC[o] with broadcast indices.
+    const int64_t M = 32, K = 32, N = 32, count = c.size() / (M * N);
+    const int64_t na = a.size() / (M * K), nb = b.size() / (K * N);
+    std::vector<double> ra(a.size(), 0.0), rb(b.size(), 0.0);
+    const auto av = values(a), bv = values(b), gv = values(g);
+    for (int64_t o = 0; o < count; ++o) {
+      const int64_t ia = o % na, ib = o % nb;  // these shapes broadcast by repetition
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t p = 0; p < K; ++p)
+          for (int64_t j = 0; j < N; ++j) {
+            ra[ia * M * K + i * K + p] += gv[o * M * N + i * N + j] * bv[ib * K * N + p * N + j];
+            rb[ib * K * N + p * N + j] += av[ia * M * K + i * K + p] * gv[o * M * N + i * N + j];
+          }
+    }
+    CHECK(max_diff(values(da), ra) < 1e-12);
+    CHECK(max_diff(values(db), rb) < 1e-12);
+  }
+}
+
 TEST_CASE("matmul: accumulate flag (beta) on the folded and the looped paths") {
   for (const auto& [sa, sb] : std::vector<std::pair<Shape, Shape>>{{{2, 3, 4}, {4, 5}},
                                                                    {{3, 4}, {2, 4, 5}}}) {

@@ -27,20 +27,27 @@ inline void put(T& dst, T v) {
   if constexpr (Acc) dst += v; else dst = v;
 }
 
-// ---------------------------------------------------------------- 16-byte vectors
+// ---------------------------------------------------------------- vectors
+// The width of one register of the target: 32 bytes with AVX (-march=x86-64-v3), else 16 (SSE,
+// NEON). GCC lowers wider vectors than the target has poorly, so the width must follow it.
+#if defined(__AVX__)
+#define EMBER_VEC_BYTES 32
+#else
+#define EMBER_VEC_BYTES 16
+#endif
 
 template <class T> struct VecOf;
 template <> struct VecOf<float> {
-  typedef float type __attribute__((vector_size(16)));
-  typedef int32_t mask __attribute__((vector_size(16)));
+  typedef float type __attribute__((vector_size(EMBER_VEC_BYTES)));
+  typedef int32_t mask __attribute__((vector_size(EMBER_VEC_BYTES)));
 };
 template <> struct VecOf<double> {
-  typedef double type __attribute__((vector_size(16)));
-  typedef int64_t mask __attribute__((vector_size(16)));
+  typedef double type __attribute__((vector_size(EMBER_VEC_BYTES)));
+  typedef int64_t mask __attribute__((vector_size(EMBER_VEC_BYTES)));
 };
 template <class T> using Vec = typename VecOf<T>::type;
 template <class T> using Mask = typename VecOf<T>::mask;
-template <class T> constexpr int kLanes = 16 / sizeof(T);
+template <class T> constexpr int kLanes = EMBER_VEC_BYTES / sizeof(T);
 
 template <class T> inline Vec<T> load(const T* p) {
   Vec<T> v;
@@ -256,9 +263,11 @@ int64_t first_match(const T* x, T v, int64_t n) {
   int64_t i = 0;
   for (; i + L <= n; i += L) {
     const Mask<T> m = same_or_both_nan(load(x + i), vv);
-    uint64_t bits[2];
-    std::memcpy(bits, &m, sizeof bits);
-    if (bits[0] | bits[1]) break;
+    uint64_t bits[sizeof m / 8];
+    std::memcpy(bits, &m, sizeof m);
+    uint64_t any = 0;
+    for (uint64_t w : bits) any |= w;
+    if (any) break;
   }
   for (; i < n; ++i)
     if (same_or_both_nan(x[i], v)) return i;
@@ -337,57 +346,60 @@ void reduce_extreme_backward(const T* x, const T* y, const T* gy, T* gx, int ran
 // ---------------------------------------------------------------- softmax
 
 // exp for softmax arguments (x - max <= 0, also log-probabilities): Cephes' expf polynomial
-// (about 1 ulp) on four lanes with GCC vector extensions. Written out because the scalar form
+// (about 1 ulp) on vector lanes with GCC vector extensions. Written out because the scalar form
 // is not auto-vectorised (see the top of this file).
 // Below -87.3 (and for -inf) it returns 0; NaN stays NaN; valid for x <= 88.3.
-using v4f = Vec<float>;
-using v4i = Mask<float>;
+using vf = Vec<float>;
+using vi = Mask<float>;
 
-inline v4f exp_v4(v4f x) {
-  const v4f lo = splat(-87.3f), hi = splat(88.3f);
-  const v4i below = x < lo;  // exp underflows to 0 there (also for -inf)
-  v4f xr = below ? lo : x;   // NaN stays NaN through both clamps
+inline vf exp_vec(vf x) {
+  const vf lo = splat(-87.3f), hi = splat(88.3f);
+  const vi below = x < lo;  // exp underflows to 0 there (also for -inf)
+  vf xr = below ? lo : x;   // NaN stays NaN through both clamps
   xr = xr > hi ? hi : xr;
   // The integer part comes from a copy with NaN zeroed (converting NaN to int is undefined);
   // the fraction keeps the NaN so it reaches the result. Vector casts reinterpret the bits.
-  const v4f xn = (v4f)((v4i)xr & (xr == xr));
+  const vf xn = (vf)((vi)xr & (xr == xr));
   // floor(v) as truncation of v + 128 (positive here).
-  const v4i n = __builtin_convertvector(xn * 1.44269504088896341f + 128.5f, v4i) - 128;
-  const v4f fx = __builtin_convertvector(n, v4f);
-  v4f r = xr - fx * 0.693359375f;
+  const vi n = __builtin_convertvector(xn * 1.44269504088896341f + 128.5f, vi) - 128;
+  const vf fx = __builtin_convertvector(n, vf);
+  vf r = xr - fx * 0.693359375f;
   r = r - fx * -2.12194440e-4f;
-  const v4f z = r * r;
-  v4f p = splat(1.9875691500e-4f);
+  const vf z = r * r;
+  vf p = splat(1.9875691500e-4f);
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * z + r + 1.0f;
-  const v4f scale = (v4f)((n + 127) << 23);
-  return (v4f)((v4i)(p * scale) & ~below);
+  const vf scale = (vf)((n + 127) << 23);
+  return (vf)((vi)(p * scale) & ~below);
 }
 
 // out[j] = exp(x[j] - m[j]), or exp(x[j] - s) when m is null. out may alias x.
 inline void exp_sub(const float* x, const float* m, float s, float* out, int64_t n) {
   int64_t j = 0;
-  v4f a, b = splat(s), e;
-  for (; j + 4 <= n; j += 4) {
+  vf a, b = splat(s), e;
+  for (; j + kLanes<float> <= n; j += kLanes<float>) {
     std::memcpy(&a, x + j, sizeof a);
     if (m) std::memcpy(&b, m + j, sizeof b);
     e = a - b;
-    e = exp_v4(e);
+    e = exp_vec(e);
     std::memcpy(out + j, &e, sizeof e);
   }
   if (j < n) {  // tail: through a zero-padded vector
-    float ta[4] = {0, 0, 0, 0}, tb[4] = {s, s, s, s}, te[4];
+    constexpr int L = kLanes<float>;
+    float ta[L], tb[L], te[L];
+    std::fill(ta, ta + L, 0.0f);
+    std::fill(tb, tb + L, s);
     for (int64_t k = 0; k < n - j; ++k) {
       ta[k] = x[j + k];
       if (m) tb[k] = m[j + k];
     }
     std::memcpy(&a, ta, sizeof a);
     std::memcpy(&b, tb, sizeof b);
-    e = exp_v4(a - b);
+    e = exp_vec(a - b);
     std::memcpy(te, &e, sizeof e);
     for (int64_t k = 0; k < n - j; ++k) out[j + k] = te[k];
   }

@@ -121,7 +121,7 @@ def run(quick=False):
 
     common.set_threads(ember=ember, torch=torch)
     repeats = common.repeats_for(quick, 9)
-    block = 0.05 if quick else 0.4
+    block = 0.05 if quick else 0.25
     warmup = 5 if quick else 50
     rows = []
     for hidden, optimizer, batch, target in TRAIN_CASES:

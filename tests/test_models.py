@@ -413,3 +413,20 @@ def test_shared_layer_counts_its_weights_once():
     x = _data(4, 3)
     np.testing.assert_allclose(model.predict(x, verbose=0), (x @ k + b) @ k + b, rtol=1e-5,
                                atol=1e-6)
+
+
+def test_functional_layers_exclude_sublayers_called_inside_a_layer():
+    class Block(ember.layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.inner = ember.layers.Dense(4, name="inner_dense")
+
+        def call(self, x):
+            return ember.ops.relu(self.inner(x))
+
+    inp = ember.Input((3,), name="block_in")
+    block = Block(name="block")
+    out = ember.layers.Dense(2, name="head")(block(inp))
+    model = ember.Model(inp, out)
+    assert [l.name for l in model.layers] == ["block_in", "block", "head"]
+    assert len(model.weights) == 4  # the sublayer's weights still belong to the model

@@ -38,6 +38,7 @@ class SymbolicTensor:
         self.node = node
         self.name = name
         self._layer = None  # the layer whose call produced this tensor, for model structure
+        self._history = None  # (layer, input tensors) of the outermost call that returned it
 
     @property
     def ndim(self):

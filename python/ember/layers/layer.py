@@ -235,9 +235,13 @@ class Layer:
             raise type(e)(
                 f"Exception encountered when calling {type(self).__name__} '{self.name}': {e}"
             ) from None
+        flat_inputs = [t for t in _flatten(inputs) if isinstance(t, SymbolicTensor)]
         for t in _flatten(outputs):
-            if isinstance(t, SymbolicTensor) and t._layer is None:
+            if not isinstance(t, SymbolicTensor) or any(t is i for i in flat_inputs):
+                continue  # a pass-through output stays the product of whoever made it
+            if t._layer is None:
                 t._layer = self
+            t._history = (self, flat_inputs)  # the outermost call returning t sets it last
         return outputs
 
     def _eager_call(self, inputs, args, kwargs):

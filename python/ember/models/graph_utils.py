@@ -18,14 +18,28 @@ def topological_tensors(outputs):
 
 
 def model_layers(inputs, outputs):
-    """The layers that produced tensors between `inputs` and `outputs`, in call order,
-    InputLayers first (as keras.Model.layers lists them)."""
-    layers = []
-    for t in topological_tensors(outputs):
-        layer = t._layer
-        if layer is not None and all(layer is not l for l in layers):
-            layers.append(layer)
-    return layers
+    """The layers called between `inputs` and `outputs`, in call order, InputLayers first (as
+    keras.Model.layers lists them). Layers called inside another layer's call are that layer's
+    business, not the model's: the walk jumps over each call it meets."""
+    input_ids = {t.node.uid for t in inputs}
+    found = {}  # id(layer) -> [first output uid, layer]
+    seen, stack = set(), list(outputs)
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        if t._history is not None:
+            layer, layer_inputs = t._history
+            entry = found.setdefault(id(layer), [t.node.uid, layer])
+            entry[0] = min(entry[0], t.node.uid)
+            stack.extend(layer_inputs)
+        elif t.node.uid in input_ids or t.node.kind == "input":
+            if t._layer is not None:
+                found.setdefault(id(t._layer), [t.node.uid, t._layer])
+        else:
+            stack.extend(t.node.inputs)
+    return [layer for _, layer in sorted(found.values(), key=lambda e: e[0])]
 
 
 def replay(inputs, outputs, new_inputs):

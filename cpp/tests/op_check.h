@@ -29,11 +29,15 @@ inline Tensor forward(const std::string& op, const Attrs& attrs, const std::vect
   Tensor out(m.shape, m.dtype);
   Tensor aux;
   if (d.aux_bytes) aux = Tensor({static_cast<int64_t>(d.aux_bytes(metas, attrs, training) / 4 + 1)}, DType::f32);
+  Tensor scratch;
+  if (d.forward_scratch_bytes)
+    scratch = Tensor({static_cast<int64_t>(d.forward_scratch_bytes(metas, attrs) / 4 + 1)}, DType::f32);
   OpContext ctx;
   for (auto& t : in) ctx.inputs.push_back(&t);
   ctx.output = &out;
   ctx.attrs = &attrs;
   ctx.aux = &aux;
+  ctx.scratch = &scratch;
   ctx.training = training;
   ctx.seed = seed;
   d.forward(ctx);
@@ -58,6 +62,10 @@ inline double grad_error(const std::string& op, const Attrs& attrs, std::vector<
   gc.aux = &aux;
   gc.training = training;
   gc.seed = 7;
+  Tensor fwd_scratch;
+  if (d.forward_scratch_bytes)
+    fwd_scratch = Tensor({static_cast<int64_t>(d.forward_scratch_bytes(metas, attrs) / 4 + 1)}, DType::f32);
+  gc.scratch = &fwd_scratch;
   d.forward(gc);  // refresh aux for backward
   gc.grad_out = &G;
   Tensor scratch;

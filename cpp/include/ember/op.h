@@ -24,7 +24,7 @@ struct OpContext {
   Tensor* output = nullptr;
   const Attrs* attrs = nullptr;
   Tensor* aux = nullptr;
-  Tensor* scratch = nullptr;  // backward only: temporary memory (OpDef::scratch_bytes)
+  Tensor* scratch = nullptr;  // temporary memory of this step (OpDef::*scratch_bytes)
   bool training = false;
   uint64_t seed = 0;  // random stream of this node for this step (counter-based RNG key)
   const Tensor& in(int i) const { return *inputs[i]; }
@@ -53,7 +53,8 @@ struct OpDef {
   std::function<void(GradContext&)> backward;
   // Bytes of op-private memory kept from forward to backward (concrete shapes); null = none.
   std::function<size_t(const std::vector<TensorMeta>&, const Attrs&, bool training)> aux_bytes;
-  // Bytes of temporary memory backward needs (freed right after it); null = none.
+  // Bytes of temporary memory forward / backward needs (freed right after); null = none.
+  std::function<size_t(const std::vector<TensorMeta>&, const Attrs&)> forward_scratch_bytes;
   std::function<size_t(const std::vector<TensorMeta>&, const Attrs&)> scratch_bytes;
   // Inputs whose gradient is never defined (labels, indices): the planner never asks for them.
   std::vector<int> nondiff_inputs;

@@ -33,17 +33,21 @@ struct Plan::Impl {
   std::vector<TensorMeta> metas;     // concrete, per node
   std::vector<bool> needed;
   std::vector<bool> grad_active;
-  std::vector<int> value_buf, aux_buf, grad_buf, scratch_buf;  // per node: buffer or -1
+  std::vector<int> value_buf, aux_buf, grad_buf, scratch_buf, fwd_scratch_buf;  // or -1
   std::vector<Buffer> buffers;
   std::vector<Step> forward, backward;
   size_t workspace = 0;
   std::shared_ptr<void> storage;
-  std::vector<Tensor> values, grads, auxes, scratches;  // per node, views set at run()
+  std::vector<Tensor> values, grads, auxes, scratches, fwd_scratches;  // per node
   bool seeds_accumulated = true;
 
   Tensor view(int buf, const TensorMeta& m) const {
     char* base = static_cast<char*>(storage.get()) + buffers[buf].offset;
     return Tensor::view(base, m.shape, m.dtype, storage);
+  }
+  // Op-private memory (aux, scratch) as a flat float32 tensor; ops cast the pointer.
+  Tensor bytes_view(int buf) const {
+    return view(buf, {{static_cast<int64_t>(buffers[buf].bytes / 4)}, DType::f32});
   }
 };
 
@@ -161,6 +165,7 @@ Plan::Plan(const Graph& g, PlanSpec spec, const std::vector<Shape>& feed_shapes,
   p.aux_buf.assign(N, -1);
   p.grad_buf.assign(N, -1);
   p.scratch_buf.assign(N, -1);
+  p.fwd_scratch_buf.assign(N, -1);
   auto add_buffer = [&](size_t bytes, int start, int end) {
     p.buffers.push_back({bytes, start, end, 0});
     return static_cast<int>(p.buffers.size()) - 1;
@@ -186,6 +191,12 @@ Plan::Plan(const Graph& g, PlanSpec spec, const std::vector<Shape>& feed_shapes,
       size_t bytes = n.def->aux_bytes(in, n.attrs, p.spec.training);
       int aux_end = bwd_time[s.node] >= 0 ? bwd_time[s.node] : fwd_time[s.node];
       if (bytes) p.aux_buf[s.node] = add_buffer(bytes, fwd_time[s.node], aux_end);
+    }
+    if (n.def->forward_scratch_bytes) {
+      std::vector<TensorMeta> in;
+      for (int k : n.inputs) in.push_back(p.metas[k]);
+      size_t bytes = n.def->forward_scratch_bytes(in, n.attrs);
+      if (bytes) p.fwd_scratch_buf[s.node] = add_buffer(bytes, fwd_time[s.node], fwd_time[s.node]);
     }
   }
 
@@ -245,16 +256,13 @@ Plan::Plan(const Graph& g, PlanSpec spec, const std::vector<Shape>& feed_shapes,
   p.grads.resize(N);
   p.auxes.resize(N);
   p.scratches.resize(N);
+  p.fwd_scratches.resize(N);
   for (int id = 0; id < N; ++id) {
     if (p.value_buf[id] >= 0) p.values[id] = p.view(p.value_buf[id], p.metas[id]);
     if (p.grad_buf[id] >= 0) p.grads[id] = p.view(p.grad_buf[id], p.metas[id]);
-    if (p.aux_buf[id] >= 0)
-      p.auxes[id] = p.view(p.aux_buf[id],
-                           {{static_cast<int64_t>(p.buffers[p.aux_buf[id]].bytes / 4)}, DType::f32});
-    if (p.scratch_buf[id] >= 0)
-      p.scratches[id] = p.view(p.scratch_buf[id],
-                               {{static_cast<int64_t>(p.buffers[p.scratch_buf[id]].bytes / 4)},
-                                DType::f32});
+    if (p.aux_buf[id] >= 0) p.auxes[id] = p.bytes_view(p.aux_buf[id]);
+    if (p.scratch_buf[id] >= 0) p.scratches[id] = p.bytes_view(p.scratch_buf[id]);
+    if (p.fwd_scratch_buf[id] >= 0) p.fwd_scratches[id] = p.bytes_view(p.fwd_scratch_buf[id]);
   }
 }
 
@@ -320,6 +328,7 @@ void Plan::run(const std::vector<Tensor>& feeds, const ParamArena* arena,
     ctx.output = &p.values[s.node];
     ctx.attrs = &n.attrs;
     ctx.aux = &p.auxes[s.node];
+    ctx.scratch = &p.fwd_scratches[s.node];
     ctx.training = p.spec.training;
     ctx.seed = rng_key(seed, static_cast<uint64_t>(s.node));
     n.def->forward(ctx);

@@ -390,5 +390,5 @@ def test_layers_serialize_deserialize():
     assert config["class_name"] == "Dense"
     clone = layers.deserialize(config)
     assert isinstance(clone, layers.Dense) and clone.units == 4 and clone.name == "d"
-    with pytest.raises(ValueError, match=r"unknown layer class 'Conv9D'"):
+    with pytest.raises(ValueError, match=r"unknown layer 'Conv9D'; expected one of \["):
         layers.deserialize({"class_name": "Conv9D", "config": {}})

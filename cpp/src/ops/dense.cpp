@@ -1,20 +1,27 @@
 // dense(x, kernel[, bias]): y = act(x @ kernel + bias) over the last axis of x, one BLAS product
-// plus a fused epilogue. Activations whose derivative needs the pre-activation are recorded by
+// (onto the bias) plus one in-place activation pass. Only activations whose derivative reads the
+// output alone are fused, so backward needs no pre-activation kept; the others are recorded by
 // the Python layer as a separate op after a linear dense.
 #include "core/blas.h"
 #include "ember/kernel_registry.h"
 #include "ember/op.h"
 #include "kernels/dense.h"
+#include "kernels/elementwise.h"
 
 namespace ember {
 namespace {
 
-DenseAct activation(const Attrs& a) {
-  DenseAct act;
-  std::string name = a.get_str("activation", "linear");
-  EMBER_CHECK(dense_act_from_name(name, &act), ValueError, "op 'dense': activation '", name,
-              "' cannot be fused; expected linear, relu, sigmoid or tanh");
-  return act;
+// The activations this op fuses: backward reads only y and passes no pre-activation, so each
+// must have act_backward_reads_x false.
+constexpr Act kFusable[] = {Act::linear, Act::relu, Act::sigmoid, Act::tanh};
+
+Act activation(const Attrs& a) {
+  const std::string name = a.get_str("activation", "linear");
+  if (name.empty()) return Act::linear;
+  for (Act act : kFusable)
+    if (name == act_name(act)) return act;
+  throw ValueError("op 'dense': activation '" + name +
+                   "' cannot be fused; expected linear, relu, sigmoid or tanh");
 }
 
 TensorMeta infer(const std::vector<TensorMeta>& in, const Attrs& a) {
@@ -43,25 +50,32 @@ template <class T>
 void forward(OpContext& c) {
   const Tensor &x = c.in(0), &w = c.in(1);
   const int64_t k = w.dim(0), n = w.dim(1), m = x.size() / k;
+  const Act act = activation(*c.attrs);
   T* y = c.output->data<T>();
-  gemm<T>(false, false, m, n, k, T(1), x.data<T>(), k, w.data<T>(), n, T(0), y, n);
-  const T* bias = c.inputs.size() == 3 ? c.in(2).data<T>() : nullptr;
-  DenseAct act = activation(*c.attrs);
-  if (bias || act != DenseAct::linear)
-    kernels<DenseKernels>().epilogue<T>()(y, bias, m, n, act);
+  // The bias is the product's starting value (beta = 1): BLAS would clear y for beta = 0
+  // anyway, so adding the bias costs no pass over y of its own.
+  const bool has_bias = c.inputs.size() == 3;
+  if (has_bias) kernels<DenseKernels>().bias_rows<T>()(y, c.in(2).data<T>(), m, n);
+  gemm<T>(false, false, m, n, k, T(1), x.data<T>(), k, w.data<T>(), n, has_bias ? T(1) : T(0),
+          y, n);
+  if (act != Act::linear) act_forward<T>(act, y, y, m * n, act_default_alpha(act));
 }
 
 template <class T>
 void backward(GradContext& c) {
   const Tensor &x = c.in(0), &w = c.in(1);
   const int64_t k = w.dim(0), n = w.dim(1), m = x.size() / k;
-  DenseAct act = activation(*c.attrs);
-  const T* gy = c.grad_out->data<T>();
-  T* gz = act == DenseAct::linear ? const_cast<T*>(gy) : c.scratch->data<T>();
-  const bool has_bias = c.inputs.size() == 3;
-  T* gb = has_bias && c.wants(2) ? c.grad_in[2]->data<T>() : nullptr;
-  kernels<DenseKernels>().backward<T>()(c.output->data<T>(), gy, gz, gb,
-                                        has_bias && c.accumulate[2], m, n, act);
+  const Act act = activation(*c.attrs);
+  // gz, the gradient at the pre-activation: gy * act'(y), read from the output y alone.
+  const T* gz = c.grad_out->data<T>();
+  if (act != Act::linear) {
+    T* scratch = c.scratch->data<T>();
+    act_backward<T>(act, nullptr, c.output->data<T>(), gz, scratch, m * n,
+                    act_default_alpha(act), false);
+    gz = scratch;
+  }
+  if (c.inputs.size() == 3 && c.wants(2))
+    kernels<DenseKernels>().bias_grad<T>()(gz, c.grad_in[2]->data<T>(), c.accumulate[2], m, n);
   if (c.wants(1))  // dW (+)= x^T @ gz
     gemm<T>(true, false, k, n, m, T(1), x.data<T>(), k, gz, n, c.accumulate[1] ? T(1) : T(0),
             c.grad_in[1]->data<T>(), n);
@@ -83,7 +97,7 @@ OpDef make_dense() {
     dispatch_float(c.output->dtype(), "op 'dense'", [&](auto t) { backward<decltype(t)>(c); });
   };
   d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a) -> size_t {
-    if (activation(a) == DenseAct::linear) return 0;
+    if (activation(a) == Act::linear) return 0;  // gz is gy itself
     Shape out = in[0].shape;
     out.back() = in[1].shape[1];
     return numel(out) * dtype_size(in[0].dtype);

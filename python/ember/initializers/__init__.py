@@ -22,6 +22,7 @@ from ember.initializers.random_initializers import (
     VarianceScaling,
     compute_fans,
 )
+from ember.saving import deserialize_object, serialize_object
 
 # Lower-case function-style aliases, as `keras.initializers.glorot_uniform` etc.
 constant = Constant
@@ -84,21 +85,7 @@ ALL_OBJECTS_DICT.update(
 def serialize(initializer):
     """Returns the configuration of an initializer as a JSON-serializable dict:
     `{'module', 'class_name', 'config', 'registered_name'}` as Keras writes it."""
-    if initializer is None:
-        return None
-    if not hasattr(initializer, "get_config"):
-        raise TypeError(
-            "initializers.serialize: expected an Initializer instance (with get_config), "
-            f"received {initializer!r}"
-        )
-    cls = type(initializer)
-    builtin = ALL_OBJECTS_DICT.get(cls.__name__) is cls
-    return {
-        "module": "ember.initializers" if builtin else cls.__module__,
-        "class_name": cls.__name__,
-        "config": initializer.get_config(),
-        "registered_name": None if builtin else cls.__name__,
-    }
+    return serialize_object(initializer, "ember.initializers", ALL_OBJECTS_DICT)
 
 
 def deserialize(config, custom_objects=None):
@@ -108,26 +95,7 @@ def deserialize(config, custom_objects=None):
         config: dict with `class_name` and `config` keys.
         custom_objects: optional dict mapping names to user-defined initializer classes.
     """
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(
-            "initializers.deserialize: expected a dict with keys 'class_name' and 'config', "
-            f"received {config!r}"
-        )
-    custom_objects = custom_objects or {}
-    names = [config.get("registered_name"), config["class_name"]]
-    cls = next((custom_objects[n] for n in names if n in custom_objects), None)
-    if cls is None:
-        cls = ALL_OBJECTS_DICT.get(config["class_name"])
-    if cls is None:
-        raise ValueError(
-            f"initializers.deserialize: unknown initializer {config['class_name']!r}. "
-            f"Expected one of {sorted(ALL_OBJECTS_DICT)}, or a class passed in "
-            "`custom_objects`."
-        )
-    inner = config.get("config") or {}
-    if hasattr(cls, "from_config"):
-        return cls.from_config(inner)
-    return cls(**inner)
+    return deserialize_object(config, ALL_OBJECTS_DICT, "initializer", custom_objects)
 
 
 def _array_initializer(value):

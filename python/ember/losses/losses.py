@@ -2,6 +2,7 @@
 (Keras's default reduction, 'sum_over_batch_size'); a user function may return per-sample
 values, which are averaged."""
 from ember import ops
+from ember.saving import deserialize_object, serialize_object
 
 
 class Loss:
@@ -183,13 +184,8 @@ class _UserLoss(Loss):
 
 
 def serialize(loss):
-    return {"module": "ember.losses", "class_name": type(loss).__name__, "config": loss.get_config()}
+    return serialize_object(loss, "ember.losses", _CLASSES)
 
 
 def deserialize(config, custom_objects=None):
-    classes = dict(_CLASSES)
-    classes.update(custom_objects or {})
-    name = config["class_name"]
-    if name not in classes:
-        raise ValueError(f"unknown loss class '{name}'; known: {sorted(classes)}")
-    return classes[name].from_config(config.get("config", {}))
+    return deserialize_object(config, _CLASSES, "loss", custom_objects)

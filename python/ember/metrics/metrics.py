@@ -2,6 +2,7 @@
 import numpy as np
 
 from ember import ops
+from ember.saving import deserialize_object, serialize_object
 
 
 class Metric:
@@ -143,10 +144,7 @@ def get(identifier):
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
     if isinstance(identifier, dict):
-        cls = _CLASSES.get(identifier.get("class_name"))
-        if cls is None:
-            raise ValueError(f"unknown metric class {identifier.get('class_name')!r}")
-        return cls.from_config(identifier.get("config", {}))
+        return deserialize_object(identifier, _CLASSES, "metric")
     if isinstance(identifier, str):
         if identifier in _BY_NAME:
             return _BY_NAME[identifier](name=identifier)
@@ -160,5 +158,4 @@ def get(identifier):
 
 
 def serialize(metric):
-    return {"module": "ember.metrics", "class_name": type(metric).__name__,
-            "config": metric.get_config()}
+    return serialize_object(metric, "ember.metrics", _CLASSES)

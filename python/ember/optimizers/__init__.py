@@ -2,11 +2,13 @@
 from ember.optimizers import schedules
 from ember.optimizers.optimizer import Optimizer
 from ember.optimizers.rules import SGD, Adagrad, Adam, AdamW, RMSprop
+from ember.saving import deserialize_object, serialize_object
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "schedules", "get",
            "serialize", "deserialize"]
 
 _BY_NAME = {"sgd": SGD, "adam": Adam, "adamw": AdamW, "rmsprop": RMSprop, "adagrad": Adagrad}
+_CLASSES = {cls.__name__: cls for cls in _BY_NAME.values()}
 
 
 def get(identifier):
@@ -27,14 +29,8 @@ def get(identifier):
 
 
 def serialize(optimizer):
-    return {"module": "ember.optimizers", "class_name": type(optimizer).__name__,
-            "config": optimizer.get_config()}
+    return serialize_object(optimizer, "ember.optimizers", _CLASSES)
 
 
 def deserialize(config, custom_objects=None):
-    classes = {c.__name__: c for c in _BY_NAME.values()}
-    classes.update(custom_objects or {})
-    cls = classes.get(config.get("class_name"))
-    if cls is None:
-        raise ValueError(f"unknown optimizer class {config.get('class_name')!r}")
-    return cls.from_config(config.get("config", {}))
+    return deserialize_object(config, _CLASSES, "optimizer", custom_objects)

@@ -3,6 +3,7 @@
 import inspect
 
 from ember.regularizers.regularizers import L1, L1L2, L2, Regularizer
+from ember.saving import deserialize_object, serialize_object
 
 # Function-style aliases, as `keras.regularizers.l1`, `l2`, `l1_l2`.
 l1 = L1
@@ -21,21 +22,7 @@ ALL_OBJECTS_DICT.update({"regularizer": Regularizer, "l1": L1, "l2": L2, "l1l2":
 def serialize(regularizer):
     """Returns the configuration of a regularizer as a JSON-serializable dict:
     `{'module', 'class_name', 'config', 'registered_name'}` as Keras writes it."""
-    if regularizer is None:
-        return None
-    if not hasattr(regularizer, "get_config"):
-        raise TypeError(
-            "regularizers.serialize: expected a Regularizer instance (with get_config), "
-            f"received {regularizer!r}"
-        )
-    cls = type(regularizer)
-    builtin = ALL_OBJECTS_DICT.get(cls.__name__) is cls
-    return {
-        "module": "ember.regularizers" if builtin else cls.__module__,
-        "class_name": cls.__name__,
-        "config": regularizer.get_config(),
-        "registered_name": None if builtin else cls.__name__,
-    }
+    return serialize_object(regularizer, "ember.regularizers", ALL_OBJECTS_DICT)
 
 
 def deserialize(config, custom_objects=None):
@@ -45,26 +32,7 @@ def deserialize(config, custom_objects=None):
         config: dict with `class_name` and `config` keys.
         custom_objects: optional dict mapping names to user-defined regularizer classes.
     """
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(
-            "regularizers.deserialize: expected a dict with keys 'class_name' and 'config', "
-            f"received {config!r}"
-        )
-    custom_objects = custom_objects or {}
-    names = [config.get("registered_name"), config["class_name"]]
-    cls = next((custom_objects[n] for n in names if n in custom_objects), None)
-    if cls is None:
-        cls = ALL_OBJECTS_DICT.get(config["class_name"])
-    if cls is None:
-        raise ValueError(
-            f"regularizers.deserialize: unknown regularizer {config['class_name']!r}. "
-            f"Expected one of {sorted(ALL_OBJECTS_DICT)}, or a class passed in "
-            "`custom_objects`."
-        )
-    inner = config.get("config") or {}
-    if hasattr(cls, "from_config"):
-        return cls.from_config(inner)
-    return cls(**inner)
+    return deserialize_object(config, ALL_OBJECTS_DICT, "regularizer", custom_objects)
 
 
 def get(identifier):

@@ -1,0 +1,65 @@
+"""Argument handling shared by the convolution, pooling and resampling layers."""
+from ember import ops
+
+
+def normalize_tuple(value, n, name, layer, allow_zero=False):
+    """An int or a sequence of n ints as a tuple of n ints (Keras's standardize_tuple)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value,) * n
+    try:
+        value = tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{layer}: `{name}` must be an int or a tuple of {n} ints, received {value!r}"
+        ) from None
+    if len(value) != n:
+        raise ValueError(f"{layer}: `{name}` must have {n} values, received {value!r}")
+    low = 0 if allow_zero else 1
+    if any(v < low for v in value):
+        raise ValueError(
+            f"{layer}: `{name}` values must be {'>= 0' if allow_zero else '> 0'}, "
+            f"received {value!r}"
+        )
+    return value
+
+
+def normalize_padding(padding, layer, allowed=("valid", "same")):
+    p = str(padding).lower()
+    if p not in allowed:
+        raise ValueError(f"{layer}: `padding` must be one of {allowed}, received {padding!r}")
+    return p
+
+
+def normalize_data_format(data_format, layer):
+    fmt = data_format or "channels_last"
+    if fmt not in ("channels_last", "channels_first"):
+        raise ValueError(
+            f"{layer}: `data_format` must be 'channels_last' or 'channels_first', received "
+            f"{data_format!r}"
+        )
+    return fmt
+
+
+def to_channels_last(x, data_format):
+    if data_format == "channels_first":
+        return ops.transpose(x, [0] + list(range(2, len(x.shape))) + [1])
+    return x
+
+
+def from_channels_last(x, data_format):
+    if data_format == "channels_first":
+        rank = len(x.shape)
+        return ops.transpose(x, [0, rank - 1] + list(range(1, rank - 1)))
+    return x
+
+
+def channel_axis(data_format):
+    return -1 if data_format == "channels_last" else 1
+
+
+def check_rank(layer, input_shape, rank):
+    if len(input_shape) != rank + 2:
+        raise ValueError(
+            f"{type(layer).__name__} '{layer.name}': expected an input of rank {rank + 2} "
+            f"(batch, {rank} spatial dims, channels), received shape {tuple(input_shape)}"
+        )

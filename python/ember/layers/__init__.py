@@ -6,13 +6,33 @@ from ember.layers.dense import Dense
 from ember.layers.depthwise import (
     DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
 )
-from ember.layers.dropout import Dropout
+from ember.layers.dropout import Dropout, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D
 from ember.layers.input_layer import Input, InputLayer
 from ember.layers.layer import Layer
+from ember.layers.normalization import BatchNormalization, GroupNormalization
+from ember.layers.pooling import (
+    AveragePooling1D, AveragePooling2D, AveragePooling3D, GlobalAveragePooling1D,
+    GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+    GlobalMaxPooling3D, MaxPooling1D, MaxPooling2D, MaxPooling3D,
+)
+from ember.layers.resampling import (
+    Cropping1D, Cropping2D, Cropping3D, UpSampling1D, UpSampling2D, UpSampling3D,
+    ZeroPadding1D, ZeroPadding2D, ZeroPadding3D,
+)
 from ember.layers.reshaping import Flatten, Reshape
 from ember.saving import deserialize_object, serialize_object
 
-__all__ = ["Activation", "Dense", "Dropout", "Flatten", "Input", "InputLayer", "Layer", "Reshape"]
+__all__ = [
+    "Activation", "AveragePooling1D", "AveragePooling2D", "AveragePooling3D",
+    "BatchNormalization", "Conv1D", "Conv1DTranspose", "Conv2D", "Conv2DTranspose", "Conv3D",
+    "Cropping1D", "Cropping2D", "Cropping3D", "Dense", "DepthwiseConv1D", "DepthwiseConv2D",
+    "Dropout", "Flatten", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "GlobalAveragePooling3D", "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalMaxPooling3D",
+    "GroupNormalization", "Input", "InputLayer", "Layer", "MaxPooling1D", "MaxPooling2D",
+    "MaxPooling3D", "Reshape", "SeparableConv1D", "SeparableConv2D", "SpatialDropout1D",
+    "SpatialDropout2D", "SpatialDropout3D", "UpSampling1D", "UpSampling2D", "UpSampling3D",
+    "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
+]
 
 
 # The classes `deserialize` knows without custom_objects: every exported class (not `Input`,

@@ -25,3 +25,46 @@ class Dropout(Layer):
         config = super().get_config()
         config.update({"rate": self.rate, "seed": self.seed, "noise_shape": None})
         return config
+
+
+class _SpatialDropout(Dropout):
+    """Drops whole feature maps: one mask value per (sample, channel)."""
+    rank = None
+
+    def __init__(self, rate, data_format=None, seed=None, **kwargs):
+        super().__init__(rate, seed=seed, **kwargs)
+        if data_format not in (None, "channels_last", "channels_first"):
+            raise ValueError(f"{type(self).__name__} '{self.name}': `data_format` must be "
+                             f"'channels_last' or 'channels_first', received {data_format!r}")
+        self.data_format = data_format or "channels_last"
+
+    def call(self, inputs, training=None):
+        if len(inputs.shape) != self.rank + 2:
+            raise ValueError(f"{type(self).__name__} '{self.name}': expected an input of rank "
+                             f"{self.rank + 2}, received shape {tuple(inputs.shape)}")
+        if self.rate == 0:
+            return inputs
+        spatial = [1] * self.rank
+        noise = [0] + spatial + [0] if self.data_format == "channels_last" else [0, 0] + spatial
+        mode = -1 if training is None else int(bool(training))
+        return ops.apply_op("dropout", [inputs], {"rate": self.rate, "training": mode,
+                                                  "noise_shape": noise})
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("noise_shape", None)
+        if self.rank > 1:
+            config["data_format"] = self.data_format
+        return config
+
+
+class SpatialDropout1D(_SpatialDropout):
+    rank = 1
+
+
+class SpatialDropout2D(_SpatialDropout):
+    rank = 2
+
+
+class SpatialDropout3D(_SpatialDropout):
+    rank = 3

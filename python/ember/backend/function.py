@@ -54,6 +54,12 @@ class Function:
         arena = self._arena()
         plan = self._plan(feeds, False, arena)
         plan.run(feeds, arena, [], seed)
+        if self.training and arena is not None:
+            # State the ops updated in training (batch norm's moving statistics) goes back to
+            # the variables, as a Keras layer called with training=True assigns it.
+            for i, v in enumerate(self._variables):
+                if not v.trainable:
+                    v.assign(np.array(arena.value(i)))
         return [np.array(plan.value(i)) for i in self._output_ids]
 
     def gradients(self, arrays, output_grads, seed=0):

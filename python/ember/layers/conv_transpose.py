@@ -6,6 +6,9 @@ from ember.layers.convolutional import BaseConv, apply_conv_op
 class BaseConvTranspose(BaseConv):
     def __init__(self, filters, kernel_size, strides=1, padding="valid", output_padding=None,
                  data_format=None, dilation_rate=1, **kwargs):
+        if "groups" in kwargs:  # BaseConv takes it, but the transposed op has no groups
+            raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) ['groups'] "
+                            "(transposed convolutions have no groups, as in Keras)")
         super().__init__(filters, kernel_size, strides=strides, padding=padding,
                          data_format=data_format, dilation_rate=dilation_rate, **kwargs)
         who = f"{type(self).__name__} '{self.name}'"
@@ -39,6 +42,9 @@ class BaseConvTranspose(BaseConv):
         self.built = True
 
     def call(self, inputs):
+        cu.check_rank(self, inputs.shape, self.rank)
+        cu.check_channels(self, inputs.shape, cu.channel_axis(self.data_format),
+                          self.kernel.shape[-1])
         x = cu.to_channels_last(inputs, self.data_format)
         attrs = {"strides": list(self.strides), "padding": self.padding,
                  "dilation": list(self.dilation_rate)}

@@ -63,3 +63,14 @@ def check_rank(layer, input_shape, rank):
             f"{type(layer).__name__} '{layer.name}': expected an input of rank {rank + 2} "
             f"(batch, {rank} spatial dims, channels), received shape {tuple(input_shape)}"
         )
+
+
+def check_channels(layer, input_shape, axis, channels):
+    """On every call, as Keras's InputSpec: the built weights fix the channel count. Checked
+    here so the message shows the caller's shape (ops see channels_first inputs transposed)."""
+    if input_shape[axis] is not None and input_shape[axis] != channels:
+        raise ValueError(
+            f"{type(layer).__name__} '{layer.name}': expected an input with {channels} channels "
+            f"on axis {axis} (the layer's weights were built for them), received shape "
+            f"{tuple(input_shape)}"
+        )

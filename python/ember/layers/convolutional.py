@@ -81,6 +81,9 @@ class BaseConv(Layer):
         self.built = True
 
     def call(self, inputs):
+        cu.check_rank(self, inputs.shape, self.rank)
+        cu.check_channels(self, inputs.shape, cu.channel_axis(self.data_format),
+                          self.kernel.shape[-2] * self.groups)
         x = cu.to_channels_last(inputs, self.data_format)
         y = apply_conv_op("conv", x, self.kernel, self.bias, self.activation, {
             "strides": list(self.strides), "padding": self.padding,

@@ -75,6 +75,9 @@ class BaseDepthwise(Layer):
         self.built = True
 
     def call(self, inputs):
+        cu.check_rank(self, inputs.shape, self.rank)
+        cu.check_channels(self, inputs.shape, cu.channel_axis(self.data_format),
+                          self.depthwise_kernel.shape[-2])
         x = cu.to_channels_last(inputs, self.data_format)
         attrs = {"strides": list(self.strides), "padding": self.padding,
                  "dilation": list(self.dilation_rate)}

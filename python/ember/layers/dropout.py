@@ -8,7 +8,8 @@ class Dropout(Layer):
         super().__init__(**kwargs)
         if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 1:
             raise ValueError(
-                f"Dropout '{self.name}': expected `rate` in [0, 1], received {rate!r}"
+                f"{type(self).__name__} '{self.name}': expected `rate` in [0, 1], received "
+                f"{rate!r}"
             )
         if noise_shape is not None:
             raise NotImplementedError(f"Dropout '{self.name}': `noise_shape` is not supported yet")

@@ -2,6 +2,7 @@
 non-trainable weights the op updates in place during training, as Keras assigns them."""
 from ember import initializers, regularizers
 from ember import ops
+from ember.layers import conv_utils as cu
 from ember.layers.layer import Layer
 
 
@@ -17,11 +18,14 @@ class BatchNormalization(Layer):
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones",
                  beta_regularizer=None, gamma_regularizer=None, beta_constraint=None,
-                 gamma_constraint=None, synchronized=False, **kwargs):
+                 gamma_constraint=None, renorm=False, renorm_clipping=None, renorm_momentum=0.99,
+                 synchronized=False, **kwargs):
         super().__init__(**kwargs)
         who = f"BatchNormalization '{self.name}'"
         if beta_constraint is not None or gamma_constraint is not None or synchronized:
             raise NotImplementedError(f"{who}: constraints and `synchronized` are not supported")
+        if renorm:  # the arguments exist so that Keras configs (renorm=False) load
+            raise NotImplementedError(f"{who}: `renorm` is not supported yet")
         if not isinstance(axis, int):
             raise ValueError(f"{who}: `axis` must be an int, received {axis!r}")
         if not 0 <= momentum <= 1 or epsilon <= 0:
@@ -59,6 +63,8 @@ class BatchNormalization(Layer):
     def call(self, inputs, training=None, mask=None):
         if mask is not None:
             raise NotImplementedError(f"BatchNormalization '{self.name}': masks not supported")
+        axis = _axis(self.axis, len(inputs.shape), f"BatchNormalization '{self.name}'")
+        cu.check_channels(self, inputs.shape, axis, self.moving_mean.shape[0])
         if not self.trainable:
             training = False  # Keras: a frozen batch norm runs in inference mode
         inputs_list = [inputs, self.moving_mean, self.moving_variance]
@@ -80,7 +86,8 @@ class BatchNormalization(Layer):
                 self.moving_variance_initializer),
             "beta_regularizer": regularizers.serialize(self.beta_regularizer),
             "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-            "beta_constraint": None, "gamma_constraint": None, "synchronized": False,
+            "beta_constraint": None, "gamma_constraint": None, "renorm": False,
+            "renorm_clipping": None, "renorm_momentum": 0.99, "synchronized": False,
         })
         return config
 
@@ -121,7 +128,11 @@ class GroupNormalization(Layer):
         self.built = True
 
     def call(self, inputs):
-        inputs_list = [inputs] + [w for w in (self.gamma, self.beta) if w is not None]
+        weights = [w for w in (self.gamma, self.beta) if w is not None]
+        axis = _axis(self.axis, len(inputs.shape), f"GroupNormalization '{self.name}'")
+        if weights:
+            cu.check_channels(self, inputs.shape, axis, weights[0].shape[0])
+        inputs_list = [inputs] + weights
         return ops.apply_op("group_norm", inputs_list, {
             "groups": self.groups, "axis": self.axis, "epsilon": self.epsilon,
             "center": self.center, "scale": self.scale}, cast=False)

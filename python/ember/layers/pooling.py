@@ -23,6 +23,7 @@ class BasePooling(Layer):
         self.built = True
 
     def call(self, inputs):
+        cu.check_rank(self, inputs.shape, self.rank)  # every call, not only the first
         x = cu.to_channels_last(inputs, self.data_format)
         y = ops.apply_op(self.op, [x], {"pool_size": list(self.pool_size),
                                         "strides": list(self.strides),
@@ -66,6 +67,7 @@ class BaseGlobalPooling(Layer):
         self.built = True
 
     def call(self, inputs):
+        cu.check_rank(self, inputs.shape, self.rank)
         first = 1 if self.data_format == "channels_last" else 2
         axes = list(range(first, first + self.rank))
         return getattr(ops, self.reduce)(inputs, axis=axes, keepdims=self.keepdims)

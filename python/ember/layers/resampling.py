@@ -31,6 +31,7 @@ class _Spatial(Layer):
         self.built = True
 
     def _apply(self, inputs, op, attrs):
+        cu.check_rank(self, inputs.shape, self.rank)  # every call, not only the first
         x = cu.to_channels_last(inputs, self.data_format)
         y = ops.apply_op(op, [x], attrs, cast=False)
         return cu.from_channels_last(y, self.data_format)

@@ -36,8 +36,8 @@ def sizes(quick):
     return (2048, 2048, 256) if quick else (4096, 4096, 512)
 
 
-def matmul_rates(ember, torch, side, repeats):
-    """GFLOP/s of square float32 matmuls through ember, numpy and torch."""
+def matmul_fns(ember, torch, side):
+    """Square float32 matmuls through ember, numpy and torch (when installed)."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((side, side), dtype=np.float32)
     b = rng.standard_normal((side, side), dtype=np.float32)
@@ -45,9 +45,7 @@ def matmul_rates(ember, torch, side, repeats):
     if torch is not None:
         ta, tb = torch.from_numpy(a), torch.from_numpy(b)
         fns["torch"] = lambda: torch.matmul(ta, tb)
-    t = common.time_interleaved(fns, repeats, 1, 0.0)
-    flop = gemm_flop(side, side, side)
-    return {name: (flop / 1e9 / timing.median, timing) for name, timing in t.items()}
+    return fns
 
 
 def layer_step(ember, width, batch):
@@ -87,17 +85,18 @@ def run(quick=False):
     common.set_threads(ember=ember, torch=torch)
     side, width, batch = sizes(quick)
     repeats = 2 if quick else 5
-    rates = matmul_rates(ember, torch, side, repeats)
-    sgemm, sgemm_t = rates["ember"]
-    rows = [common.Row(f"ember.ops.matmul {side}^3 (linked BLAS)", sgemm, "GFLOP/s",
-                       spread=sgemm_t.spread(), note=f"{1e3 * sgemm_t.median:.0f} ms")]
-    for name, label in (("numpy", "numpy matmul (own OpenBLAS)"), ("torch", "torch.matmul (MKL)")):
-        if name in rates:
-            rate, t = rates[name]
-            rows.append(common.Row(f"{label} {side}^3", rate, "GFLOP/s", spread=t.spread(),
-                                   note=f"{1e3 * t.median:.0f} ms; reference only"))
     pieces, flop = layer_step(ember, width, batch)
-    t = common.time_interleaved(pieces, repeats, 2, 0.0)
+    # One interleaved timing for the matmuls and the step, so load comes and goes alike.
+    t = common.time_interleaved({**matmul_fns(ember, torch, side), **pieces}, repeats, 1, 0.0)
+    matmul_flop = gemm_flop(side, side, side)
+    sgemm = matmul_flop / 1e9 / t["ember"].median
+    rows = [common.Row(f"ember.ops.matmul {side}^3 (linked BLAS)", sgemm, "GFLOP/s",
+                       spread=t["ember"].spread(), note=f"{1e3 * t['ember'].median:.0f} ms")]
+    for name, label in (("numpy", "numpy matmul (own OpenBLAS)"), ("torch", "torch.matmul (MKL)")):
+        if name in t:
+            rows.append(common.Row(f"{label} {side}^3", matmul_flop / 1e9 / t[name].median,
+                                   "GFLOP/s", spread=t[name].spread(),
+                                   note=f"{1e3 * t[name].median:.0f} ms; reference only"))
     train = t["train step"]
     rows.append(common.Row(
         f"Dense {width}x{width} b{batch} train step", flop / 1e9 / train.median, "GFLOP/s",

@@ -118,7 +118,7 @@ def run(quick=False):
 
     common.set_threads(ember=ember)
     samples = 6400 if quick else SAMPLES
-    repeats = 1 if quick else 3
+    repeats = 1 if quick else 5
     x, y, source = load_data(samples)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "data.npz")
@@ -136,10 +136,15 @@ def run(quick=False):
     steps = -(-samples // BATCH)
     note = (f"{samples} samples ({source}), {steps} steps: ember "
             f"{1e3 * ember_t.median / steps:.3f} ms/step, Keras "
-            f"{1e3 * keras_t.median / steps:.3f} ms/step")
+            f"{1e3 * keras_t.median / steps:.3f} ms/step; epochs (s): ember "
+            f"{_seconds(ember_t)}, Keras {_seconds(keras_t)}")
     return [common.Row(f"fit 1 epoch, b{BATCH}, {FEATURES}-{HIDDEN}-{CLASSES} adam", ember_t.median,
                        "s", keras_t.median, "Keras 3 (torch)", TARGET,
                        spread=ember_t.spread(), note=note)]
+
+
+def _seconds(timing):
+    return " ".join(f"{t:.2f}" for t in timing.samples)
 
 
 def main(argv=None):

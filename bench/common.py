@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 THREADS = 2
 
 
-def parse_args(description, argv=None):
-    """--quick and --threads; the thread count is kept here for set_threads()."""
+def parse_args(description, argv=None, extra=None):
+    """--quick and --threads (kept here for set_threads()); `extra(parser)` adds more."""
     global THREADS
     parser = argparse.ArgumentParser(description=description)
+    if extra is not None:
+        extra(parser)
     parser.add_argument("--quick", action="store_true",
                         help="short smoke run: few repetitions, smaller problems; rough numbers")
     parser.add_argument("--threads", type=int, default=THREADS,
@@ -66,21 +68,21 @@ class Timing:
     def median(self):
         return statistics.median(self.samples)
 
-    @property
-    def best(self):
-        return min(self.samples)
-
     def spread(self):
         """(max - min) / median: how noisy the repetitions were."""
         return (max(self.samples) - min(self.samples)) / self.median if self.median else 0.0
 
 
-def calibrate(fn, block_seconds):
+def calibrate(fn, block_seconds, probes=5):
     """Calls per timed block so that one block lasts about `block_seconds` (at least 1)."""
-    t0 = time.perf_counter()
-    fn()
-    once = time.perf_counter() - t0
-    return max(1, int(block_seconds / max(once, 1e-7)))
+    if block_seconds <= 0:
+        return 1
+    once = []
+    for _ in range(probes):
+        t0 = time.perf_counter()
+        fn()
+        once.append(time.perf_counter() - t0)
+    return max(1, int(block_seconds / max(statistics.median(once), 1e-7)))
 
 
 # Idle worker threads keep spinning for a while after their last task (OpenBLAS's pthreads for
@@ -155,7 +157,7 @@ def _fmt(value, unit):
     if unit == "ms":
         return f"{value:.3f}" if value < 10 else f"{value:.1f}"
     if unit == "s":
-        return f"{value:.2f}"
+        return f"{value:.3f}" if value < 1 else f"{value:.2f}"
     return f"{value:.1f}"
 
 

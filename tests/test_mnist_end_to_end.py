@@ -88,3 +88,17 @@ def test_same_seed_gives_identical_weights_on_a_subset(data):
     assert l1 == l2
     for a, b in zip(w1, w2):
         np.testing.assert_array_equal(a, b)
+
+
+def test_seed_cnn_reaches_98_5_percent_in_5_epochs(data):
+    from ember.layers import Conv2D, MaxPooling2D
+
+    x_train, y_train, x_test, y_test = data
+    ember.utils.set_random_seed(4)
+    model = Sequential([Conv2D(32, (3, 3), activation="relu", input_shape=(28, 28, 1)),
+                        MaxPooling2D((2, 2)), Flatten(), Dense(128, activation="relu"),
+                        Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x_train.reshape(-1, 28, 28, 1), y_train, epochs=5, verbose=0)
+    loss, accuracy = model.evaluate(x_test.reshape(-1, 28, 28, 1), y_test, verbose=0)
+    assert accuracy >= 0.985, accuracy

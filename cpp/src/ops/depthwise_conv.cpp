@@ -1,0 +1,147 @@
+// depthwise_conv(x, kernel[, bias]): y = act(depthwise(x, kernel) + bias), channels_last,
+// 1-D/2-D/3-D, kernel (*k, in_channels, depth_multiplier) as Keras DepthwiseConv*D; output
+// channel c * depth_multiplier + m is input channel c through kernel[..., c, m]. Direct kernels
+// forward and backward (kernels/cpu/conv_depthwise.cpp).
+#include "ember/kernel_registry.h"
+#include "ember/op.h"
+#include "kernels/conv.h"
+#include "kernels/elementwise.h"
+
+namespace ember {
+namespace {
+
+constexpr const char* kOp = "depthwise_conv";
+
+TensorMeta infer(const std::vector<TensorMeta>& in, const Attrs& a) {
+  const TensorMeta &x = in[0], &w = in[1];
+  EMBER_CHECK(x.dtype == w.dtype, TypeError, "op 'depthwise_conv': input is ",
+              dtype_name(x.dtype), " but kernel is ", dtype_name(w.dtype));
+  EMBER_CHECK(is_floating(x.dtype), TypeError,
+              "op 'depthwise_conv': expected a float32 or float64 input, received ",
+              dtype_name(x.dtype));
+  const int rank = static_cast<int>(x.shape.size());
+  EMBER_CHECK(rank >= 3 && rank <= 5, ValueError,
+              "op 'depthwise_conv': expected an input of rank 3, 4 or 5 (batch, *spatial, "
+              "channels), received shape ", shape_str(x.shape));
+  const int nsp = rank - 2;
+  EMBER_CHECK(static_cast<int>(w.shape.size()) == rank, ValueError,
+              "op 'depthwise_conv': expected a kernel of rank ", rank,
+              " (*kernel_size, in_channels, depth_multiplier) for an input of shape ",
+              shape_str(x.shape), ", received a kernel of shape ", shape_str(w.shape));
+  const auto strides = conv_axis_ints(kOp, a, "strides", nsp);
+  const auto dilation = conv_axis_ints(kOp, a, "dilation", nsp);
+  const std::string padding = conv_padding(kOp, a, nsp, true);
+  conv_activation(kOp, a);
+  const int64_t cin = x.shape.back(), kin = w.shape[nsp], dm = w.shape[nsp + 1];
+  EMBER_CHECK(dims_match(cin, kin), ValueError, "op 'depthwise_conv': expected an input with ",
+              kin, " channels (the kernel's in_channels), received shape ", shape_str(x.shape),
+              " for a kernel of shape ", shape_str(w.shape));
+  const int64_t c = cin != kUnknown ? cin : kin;
+  const int64_t cout = (c == kUnknown || dm == kUnknown) ? kUnknown : c * dm;
+  if (in.size() == 3)
+    EMBER_CHECK(in[2].shape.size() == 1 && dims_match(in[2].shape[0], cout), ValueError,
+                "op 'depthwise_conv': expected a bias of shape (", cout, ",), received ",
+                shape_str(in[2].shape));
+  Shape out = {x.shape[0]};
+  for (int i = 0; i < nsp; ++i) {
+    const int64_t k = w.shape[i], n = x.shape[1 + i];
+    EMBER_CHECK(k != kUnknown && k >= 1, ValueError,
+                "op 'depthwise_conv': expected kernel spatial extents >= 1, received a kernel "
+                "of shape ", shape_str(w.shape));
+    const int64_t keff = dilated(k, dilation[i]);
+    if (padding == "valid" && n != kUnknown)
+      EMBER_CHECK(keff <= n, ValueError, "op 'depthwise_conv': kernel size ", keff,
+                  dilation[i] > 1 ? " (dilated)" : "", " is larger than the padded input size ",
+                  n, " on spatial axis ", i + 1, " with padding 'valid'; input shape ",
+                  shape_str(x.shape), ", kernel shape ", shape_str(w.shape));
+    out.push_back(conv_out_extent(n, k, strides[i], dilation[i], padding));
+  }
+  out.push_back(cout);
+  return {out, x.dtype};
+}
+
+struct Setup {
+  ConvGeom g;  // image side = x, column side = y
+  int64_t dm = 1;
+  Act act = Act::linear;
+};
+
+Setup setup(const Shape& x, const Shape& w, const Attrs& a) {
+  const int nsp = static_cast<int>(x.size()) - 2;
+  const auto strides = conv_axis_ints(kOp, a, "strides", nsp);
+  const auto dilation = conv_axis_ints(kOp, a, "dilation", nsp);
+  const std::string padding = conv_padding(kOp, a, nsp, true);
+  Setup s;
+  s.act = conv_activation(kOp, a);
+  s.dm = w[nsp + 1];
+  ConvGeom& g = s.g;
+  g.batch = x[0];
+  g.channels = x.back();
+  for (int i = 0; i < nsp; ++i) {
+    const int j = 3 - nsp + i;
+    g.img[j] = x[1 + i];
+    g.k[j] = w[i];
+    g.stride[j] = strides[i];
+    g.dil[j] = dilation[i];
+    g.pad[j] = conv_pad_left(x[1 + i], w[i], strides[i], dilation[i], padding);
+    g.out[j] = conv_out_extent(x[1 + i], w[i], strides[i], dilation[i], padding);
+  }
+  return s;
+}
+
+template <class T>
+void forward(OpContext& c) {
+  const Setup s = setup(c.in(0).shape(), c.in(1).shape(), *c.attrs);
+  const T* bias = c.inputs.size() == 3 ? c.in(2).data<T>() : nullptr;
+  kernels<DepthwiseConvKernels>().fns<T>().forward(c.in(0).data<T>(), c.in(1).data<T>(), bias,
+                                                   c.output->data<T>(), s.g, s.dm, s.act);
+}
+
+template <class T>
+void backward(GradContext& c) {
+  const Setup s = setup(c.in(0).shape(), c.in(1).shape(), *c.attrs);
+  const auto& k = kernels<DepthwiseConvKernels>().fns<T>();
+  const int64_t n = c.output->size();
+  const T* gz = c.grad_out->data<T>();
+  if (s.act != Act::linear) {  // gz = gy * act'(y), read by both passes below
+    T* buf = c.scratch->data<T>();
+    act_backward<T>(s.act, nullptr, c.output->data<T>(), gz, buf, n, act_default_alpha(s.act),
+                    false);
+    gz = buf;
+  }
+  if (c.inputs.size() == 3 && c.wants(2))
+    kernels<ConvKernels>().fns<T>().bias_grad(gz, c.grad_in[2]->data<T>(), c.accumulate[2],
+                                              s.g.batch * s.g.out_pixels(),
+                                              s.g.channels * s.dm);
+  if (c.wants(1))
+    k.filter_grad(c.in(0).data<T>(), gz, c.grad_in[1]->data<T>(), c.accumulate[1], s.g, s.dm);
+  if (c.wants(0))
+    k.data_grad(gz, c.in(1).data<T>(), c.grad_in[0]->data<T>(), c.accumulate[0], s.g, s.dm);
+}
+
+OpDef make_depthwise_conv() {
+  OpDef d;
+  d.name = kOp;
+  d.min_inputs = 2;
+  d.max_inputs = 3;
+  d.infer = infer;
+  d.forward = [](OpContext& c) {
+    dispatch_float(c.output->dtype(), "op 'depthwise_conv'",
+                   [&](auto t) { forward<decltype(t)>(c); });
+  };
+  d.backward = [](GradContext& c) {
+    dispatch_float(c.output->dtype(), "op 'depthwise_conv'",
+                   [&](auto t) { backward<decltype(t)>(c); });
+  };
+  d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a) -> size_t {
+    if (conv_activation(kOp, a) == Act::linear) return 0;  // gz is gy itself
+    const Setup s = setup(in[0].shape, in[1].shape, a);
+    return s.g.batch * s.g.out_pixels() * s.g.channels * s.dm * dtype_size(in[0].dtype);
+  };
+  return d;
+}
+
+EMBER_REGISTER_OP(make_depthwise_conv);
+
+}  // namespace
+}  // namespace ember

@@ -252,6 +252,18 @@ def test_dropout_draws_a_new_mask_per_call_reproducibly():
     np.testing.assert_array_equal(layer(x, training=True), second)
 
 
+def test_dropout_noise_shape_shares_the_mask_along_broadcast_axes():
+    x = np.ones((16, 5, 40), "float32")
+    layer = layers.Dropout(0.5, noise_shape=(None, 1, 40))
+    y = layer(x, training=True)
+    for t in range(1, 5):  # one mask per (sample, feature), shared by every step
+        np.testing.assert_array_equal(y[:, t], y[:, 0])
+    assert 0.3 < (y[:, 0] == 0).mean() < 0.7
+    assert layers.Dropout.from_config(layer.get_config()).noise_shape == (None, 1, 40)
+    with pytest.raises(ValueError, match="noise_shape"):
+        layers.Dropout(0.5, noise_shape=(None, 1))(x, training=True)
+
+
 def test_dropout_config():
     layer = layers.Dropout(0.25, seed=7)
     assert layer.get_config()["rate"] == 0.25 and layer.get_config()["seed"] == 7

@@ -11,20 +11,31 @@ class Dropout(Layer):
                 f"{type(self).__name__} '{self.name}': expected `rate` in [0, 1], received "
                 f"{rate!r}"
             )
-        if noise_shape is not None:
-            raise NotImplementedError(f"Dropout '{self.name}': `noise_shape` is not supported yet")
+        if noise_shape is not None and any(
+                d is not None and (not isinstance(d, int) or d < 1) for d in noise_shape):
+            raise ValueError(f"{type(self).__name__} '{self.name}': `noise_shape` entries must "
+                             f"be positive ints or None, received {noise_shape!r}")
         self.rate = float(rate)
         self.seed = seed
-        self.noise_shape = None
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
 
     def call(self, inputs, training=None):
         if self.rate == 0:
             return inputs
-        return ops.dropout(inputs, self.rate, training=training)
+        if self.noise_shape is None:
+            return ops.dropout(inputs, self.rate, training=training)
+        if len(self.noise_shape) != len(inputs.shape):
+            raise ValueError(f"{type(self).__name__} '{self.name}': `noise_shape` "
+                             f"{self.noise_shape} must have one entry per input axis, received "
+                             f"an input of shape {tuple(inputs.shape)}")
+        mode = -1 if training is None else int(bool(training))
+        noise = [0 if d is None else d for d in self.noise_shape]  # 0: as the input
+        return ops.apply_op("dropout", [inputs], {"rate": self.rate, "training": mode,
+                                                  "noise_shape": noise})
 
     def get_config(self):
         config = super().get_config()
-        config.update({"rate": self.rate, "seed": self.seed, "noise_shape": None})
+        config.update({"rate": self.rate, "seed": self.seed, "noise_shape": self.noise_shape})
         return config
 
 

@@ -26,13 +26,7 @@ class BaseConvTranspose(BaseConv):
                     )
 
     def build(self, input_shape):
-        cu.check_rank(self, input_shape, self.rank)
-        channels = input_shape[cu.channel_axis(self.data_format)]
-        if channels is None:
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}': the channel dimension of the input must "
-                f"be known, received shape {tuple(input_shape)}"
-            )
+        channels = cu.known_channels(self, input_shape)
         self.kernel = self.add_weight(shape=self.kernel_size + (self.filters, channels),
                                       initializer=self.kernel_initializer,
                                       regularizer=self.kernel_regularizer, name="kernel")

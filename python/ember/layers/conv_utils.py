@@ -74,3 +74,26 @@ def check_channels(layer, input_shape, axis, channels):
             f"on axis {axis} (the layer's weights were built for them), received shape "
             f"{tuple(input_shape)}"
         )
+
+
+def set_window_args(layer, who, kernel_size, strides, dilation_rate, padding, data_format):
+    """Parses the arguments every convolution layer shares onto the layer (Keras rules)."""
+    rank = layer.rank
+    layer.kernel_size = normalize_tuple(kernel_size, rank, "kernel_size", who)
+    layer.strides = normalize_tuple(strides, rank, "strides", who)
+    layer.dilation_rate = normalize_tuple(dilation_rate, rank, "dilation_rate", who)
+    allowed = ("valid", "same", "causal") if rank == 1 else ("valid", "same")
+    layer.padding = normalize_padding(padding, who, allowed)
+    layer.data_format = normalize_data_format(data_format, who)
+
+
+def known_channels(layer, input_shape):
+    """The input's channel count, which a convolution's weights need at build time."""
+    check_rank(layer, input_shape, layer.rank)
+    channels = input_shape[channel_axis(layer.data_format)]
+    if channels is None:
+        raise ValueError(
+            f"{type(layer).__name__} '{layer.name}': the channel dimension of the input must "
+            f"be known, received shape {tuple(input_shape)}"
+        )
+    return channels

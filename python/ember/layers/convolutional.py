@@ -40,12 +40,7 @@ class BaseConv(Layer):
             )
         self.filters = filters
         self.groups = groups
-        self.kernel_size = cu.normalize_tuple(kernel_size, self.rank, "kernel_size", who)
-        self.strides = cu.normalize_tuple(strides, self.rank, "strides", who)
-        self.dilation_rate = cu.normalize_tuple(dilation_rate, self.rank, "dilation_rate", who)
-        allowed = ("valid", "same", "causal") if self.rank == 1 else ("valid", "same")
-        self.padding = cu.normalize_padding(padding, who, allowed)
-        self.data_format = cu.normalize_data_format(data_format, who)
+        cu.set_window_args(self, who, kernel_size, strides, dilation_rate, padding, data_format)
         if max(self.strides) > 1 and max(self.dilation_rate) > 1:
             raise ValueError(
                 f"{who}: strides > 1 together with dilation_rate > 1 is not supported, received "
@@ -59,13 +54,7 @@ class BaseConv(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
 
     def build(self, input_shape):
-        cu.check_rank(self, input_shape, self.rank)
-        channels = input_shape[cu.channel_axis(self.data_format)]
-        if channels is None:
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}': the channel dimension of the input must "
-                f"be known, received shape {tuple(input_shape)}"
-            )
+        channels = cu.known_channels(self, input_shape)
         if channels % self.groups:
             raise ValueError(
                 f"{type(self).__name__} '{self.name}': groups={self.groups} must divide the "

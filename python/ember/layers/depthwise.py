@@ -34,12 +34,7 @@ class BaseDepthwise(Layer):
             raise ValueError(f"{who}: `filters` must be a positive integer, received {filters!r}")
         self.filters = filters
         self.depth_multiplier = depth_multiplier
-        self.kernel_size = cu.normalize_tuple(kernel_size, self.rank, "kernel_size", who)
-        self.strides = cu.normalize_tuple(strides, self.rank, "strides", who)
-        self.dilation_rate = cu.normalize_tuple(dilation_rate, self.rank, "dilation_rate", who)
-        allowed = ("valid", "same", "causal") if self.rank == 1 else ("valid", "same")
-        self.padding = cu.normalize_padding(padding, who, allowed)
-        self.data_format = cu.normalize_data_format(data_format, who)
+        cu.set_window_args(self, who, kernel_size, strides, dilation_rate, padding, data_format)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.depthwise_initializer = initializers.get(depthwise_initializer)
@@ -50,13 +45,7 @@ class BaseDepthwise(Layer):
         self.bias_regularizer = regularizers.get(bias_regularizer)
 
     def build(self, input_shape):
-        cu.check_rank(self, input_shape, self.rank)
-        channels = input_shape[cu.channel_axis(self.data_format)]
-        if channels is None:
-            raise ValueError(
-                f"{type(self).__name__} '{self.name}': the channel dimension of the input must "
-                f"be known, received shape {tuple(input_shape)}"
-            )
+        channels = cu.known_channels(self, input_shape)
         depthwise_name = "depthwise_kernel" if self.separable else "kernel"
         self.depthwise_kernel = self.add_weight(
             shape=self.kernel_size + (channels, self.depth_multiplier),

@@ -451,9 +451,10 @@ def run_profile(quick=False):
             # Parameter gradients always, the input's only where the model needs it.
             bwd = core.Plan(fn._graph, fn._input_ids, fn._output_ids, seeds, wrt, True, True,
                             [list(x.shape)], arena)
-            fns[f"b{batch} {name}: forward"] = (lambda p=fwd, a=arena: p.run(feeds, a, [], 0))
+            fns[f"b{batch} {name}: forward"] = (
+                lambda p=fwd, a=arena, f=feeds: p.run(f, a, [], 0))
             fns[f"b{batch} {name}: fwd+bwd"] = (
-                lambda p=bwd, a=arena, gg=g: p.run(feeds, a, [gg], 0))
+                lambda p=bwd, a=arena, f=feeds, gg=g: p.run(f, a, [gg], 0))
         t = common.time_interleaved(fns, repeats, 3, block)
         rows += [common.Row(k, 1e3 * v.median, "ms", spread=v.spread()) for k, v in t.items()]
     return rows

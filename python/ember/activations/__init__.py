@@ -1,5 +1,10 @@
 """ember.activations: Keras 3 activation functions, by name or as functions."""
 from ember import ops
+from ember.activations import extra as _extra
+from ember.activations.extra import (  # noqa: F401 - exported activations
+    celu, glu, hard_shrink, hard_sigmoid, hard_silu, hard_swish, hard_tanh, log_sigmoid, mish,
+    relu6, selu, soft_shrink, softsign, squareplus, tanh_shrink, threshold,
+)
 
 
 def linear(x):
@@ -7,11 +12,10 @@ def linear(x):
 
 
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
-    if negative_slope != 0.0 or max_value is not None or threshold != 0.0:
-        raise NotImplementedError(
-            "activations.relu: negative_slope, max_value and threshold are not supported yet"
-        )
-    return ops.relu(x)
+    if negative_slope == 0.0 and max_value is None and threshold == 0.0:
+        return ops.relu(x)
+    return _extra.relu(x, negative_slope=negative_slope, max_value=max_value,
+                       threshold=threshold)
 
 
 def sigmoid(x):
@@ -62,7 +66,10 @@ _ALL = {
     "log_softmax": log_softmax, "gelu": gelu, "silu": silu, "swish": swish, "elu": elu,
     "leaky_relu": leaky_relu, "softplus": softplus, "exponential": exponential,
 }
-_NAMES = {fn: name for name, fn in _ALL.items() if name != "swish"}
+_ALL.update(_extra.FUNCTIONS)
+_ALL.update(_extra.ALIASES)
+_ALIASES = {"swish"} | set(_extra.ALIASES)  # serialize writes the canonical name
+_NAMES = {fn: name for name, fn in _ALL.items() if name not in _ALIASES}
 
 
 def get(identifier):

@@ -1,7 +1,11 @@
 """ember.layers: Keras 3 layers."""
 from ember.layers.activation import Activation
+from ember.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from ember.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose
 from ember.layers.convolutional import Conv1D, Conv2D, Conv3D
+from ember.layers.core_utils import (
+    ActivityRegularization, Identity, Lambda, Permute, RepeatVector, Rescaling,
+)
 from ember.layers.dense import Dense
 from ember.layers.depthwise import (
     DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
@@ -9,6 +13,10 @@ from ember.layers.depthwise import (
 from ember.layers.dropout import Dropout, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D
 from ember.layers.input_layer import Input, InputLayer
 from ember.layers.layer import Layer
+from ember.layers.merging import (
+    Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
+    concatenate, dot, maximum, minimum, multiply, subtract,
+)
 from ember.layers.normalization import BatchNormalization, GroupNormalization
 from ember.layers.pooling import (
     AveragePooling1D, AveragePooling2D, AveragePooling3D, GlobalAveragePooling1D,
@@ -32,6 +40,13 @@ __all__ = [
     "MaxPooling3D", "Reshape", "SeparableConv1D", "SeparableConv2D", "SpatialDropout1D",
     "SpatialDropout2D", "SpatialDropout3D", "UpSampling1D", "UpSampling2D", "UpSampling3D",
     "ZeroPadding1D", "ZeroPadding2D", "ZeroPadding3D",
+]
+# Merge, activation and utility layers, and the merges' functional forms (add, concatenate, ...).
+__all__ += [
+    "ActivityRegularization", "Add", "Average", "Concatenate", "Dot", "ELU", "Identity",
+    "Lambda", "LeakyReLU", "Maximum", "Minimum", "Multiply", "PReLU", "Permute", "ReLU",
+    "RepeatVector", "Rescaling", "Softmax", "Subtract", "add", "average", "concatenate", "dot",
+    "maximum", "minimum", "multiply", "subtract",
 ]
 
 

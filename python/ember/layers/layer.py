@@ -191,11 +191,19 @@ class Layer:
 
     @property
     def losses(self):
-        """Regularization terms of this layer and its sublayers, as ember.ops expressions."""
+        """Regularization terms of this layer and its sublayers, as ember.ops expressions:
+        weight penalties, and the terms `add_loss` recorded in the latest symbolic call."""
         out = [reg(v.symbolic) for v, reg in self._regularized]
+        out.extend(self.__dict__.get("_call_losses", ()))
         for l in self._layers:
             out.extend(l.losses)
         return out
+
+    def add_loss(self, loss):
+        """Adds a loss term computed in `call` from the call's tensors (e.g. an activity
+        penalty). ember trains the traced graph, so `losses` holds the terms of this layer's
+        latest symbolic call (the one that traced the model); eager calls leave them alone."""
+        self.__dict__.setdefault("_call_losses", []).append(loss)
 
     # ---- build / call ---------------------------------------------------------------------
     def build(self, input_shape):
@@ -228,6 +236,7 @@ class Layer:
                 self.build(_shape_of(inputs) if not isinstance(inputs, SymbolicTensor)
                            else tuple(inputs.shape))
                 self.built = True
+            self.__dict__["_call_losses"] = []  # a new trace replaces the last one's terms
             with tracing():
                 outputs = self.call(inputs, *args, **kwargs)
         except (ValueError, TypeError, IndexError) as e:
@@ -250,7 +259,14 @@ class Layer:
         arrays = _map_structure(lambda a: _as_input_array(a, self.dtype, self), inputs)
         symbolic = _map_structure(lambda a: input_tensor(a.shape, str(a.dtype)), arrays)
         training = bool(kwargs.get("training", False))
-        outputs = self._symbolic_call(symbolic, args, dict(kwargs))
+        # This trace runs once and is thrown away: the loss terms (add_loss) of the traced
+        # model graph must survive it.
+        saved = [(l, l.__dict__.get("_call_losses")) for l in [self] + self._all_layers()]
+        try:
+            outputs = self._symbolic_call(symbolic, args, dict(kwargs))
+        finally:
+            for l, terms in saved:
+                l.__dict__["_call_losses"] = terms if terms is not None else []
         fn = Function(_flatten(symbolic), _flatten(outputs), training=training)
         # A fresh seed per training call, so each call draws a new dropout mask (as Keras's
         # seed generator does) and set_random_seed reproduces them.

@@ -6,6 +6,7 @@ from ember.saving import deserialize_object, serialize_object
 
 
 class Metric:
+    _direction = None  # "up" or "down" where a metric knows which way is better
     def __init__(self, name=None, dtype=None):
         self.name = name or type(self).__name__.lower()
         self.dtype = dtype or "float32"
@@ -79,6 +80,7 @@ class MeanMetricWrapper(Metric):
 
 
 class BinaryAccuracy(MeanMetricWrapper):
+    _direction = "up"  # whether larger is better (EarlyStopping mode "auto")
     op = "binary_accuracy"
 
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
@@ -86,6 +88,7 @@ class BinaryAccuracy(MeanMetricWrapper):
 
 
 class CategoricalAccuracy(MeanMetricWrapper):
+    _direction = "up"  # whether larger is better (EarlyStopping mode "auto")
     op = "categorical_accuracy"
 
     def __init__(self, name="categorical_accuracy", dtype=None):
@@ -93,6 +96,7 @@ class CategoricalAccuracy(MeanMetricWrapper):
 
 
 class SparseCategoricalAccuracy(MeanMetricWrapper):
+    _direction = "up"  # whether larger is better (EarlyStopping mode "auto")
     op = "sparse_categorical_accuracy"
 
     def __init__(self, name="sparse_categorical_accuracy", dtype=None):
@@ -100,6 +104,7 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
 
 
 class MeanSquaredError(MeanMetricWrapper):
+    _direction = "down"  # whether larger is better (EarlyStopping mode "auto")
     op = "mean_squared_error"
 
     def __init__(self, name="mean_squared_error", dtype=None):
@@ -107,6 +112,7 @@ class MeanSquaredError(MeanMetricWrapper):
 
 
 class MeanAbsoluteError(MeanMetricWrapper):
+    _direction = "down"  # whether larger is better (EarlyStopping mode "auto")
     op = "mean_absolute_error"
 
     def __init__(self, name="mean_absolute_error", dtype=None):

@@ -286,10 +286,15 @@ class Trainer:
         self._loss_tracker.reset_state()
 
     @property
-    def metrics_names(self):
+    def metrics(self):
+        """The loss tracker and the compiled metrics (Keras's `model.metrics`), once built."""
         if self._executable is None or not self._executable._steps:
             return []
-        return next(iter(self._executable._steps.values())).names
+        return [self._loss_tracker] + list(next(iter(self._executable._steps.values())).metrics)
+
+    @property
+    def metrics_names(self):
+        return [m.name for m in self.metrics]
 
 
 def _single_result(step, values, return_dict):

@@ -78,8 +78,13 @@ class Optimizer:
     def learning_rate(self, value):
         if isinstance(value, schedules.LearningRateSchedule):
             self._schedule, self._lr = value, None
+        elif self._schedule is not None:
+            raise TypeError(
+                f"{type(self).__name__} was created with a LearningRateSchedule as its "
+                "`learning_rate`, hence its learning rate is not settable to a number"
+            )
         else:
-            self._schedule, self._lr = None, _positive(self, "learning_rate", value)
+            self._lr = _positive(self, "learning_rate", value)
 
     def current_learning_rate(self):
         if self._schedule is not None:

@@ -11,7 +11,7 @@ def linear(x):
     return x
 
 
-def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):  # noqa: F811 - Keras's name
     if negative_slope == 0.0 and max_value is None and threshold == 0.0:
         return ops.relu(x)
     return _extra.relu(x, negative_slope=negative_slope, max_value=max_value,

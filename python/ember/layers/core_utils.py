@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from ember import activations, ops
-from ember.layers.layer import Layer
+from ember.layers.layer import Layer, _map_structure
 
 
 def _copy(x):
@@ -27,13 +27,13 @@ def _check_rank(layer, inputs, rank):
 
 
 class Identity(Layer):
-    """Returns its input unchanged."""
+    """Returns its input (a tensor or a list/dict of tensors) unchanged."""
 
     def call(self, inputs):
-        return _copy(inputs)
+        return _map_structure(_copy, inputs)
 
     def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
+        return input_shape
 
 
 # ---- Rescaling ------------------------------------------------------------------------------

@@ -193,10 +193,19 @@ class Layer:
     def losses(self):
         """Regularization terms of this layer and its sublayers, as ember.ops expressions:
         weight penalties, and the terms `add_loss` recorded in the latest symbolic call."""
+        return self._weight_penalties() + self._collect_call_losses()
+
+    def _weight_penalties(self):
         out = [reg(v.symbolic) for v, reg in self._regularized]
-        out.extend(self.__dict__.get("_call_losses", ()))
         for l in self._layers:
-            out.extend(l.losses)
+            out.extend(l._weight_penalties())
+        return out
+
+    def _collect_call_losses(self):
+        """The add_loss terms of this layer's and its sublayers' latest symbolic calls."""
+        out = list(self.__dict__.get("_call_losses", ()))
+        for l in self._layers:
+            out.extend(l._collect_call_losses())
         return out
 
     def add_loss(self, loss):

@@ -64,11 +64,11 @@ class Executable:
         key = (id(outputs[0]), tuple((a.shape[1:], str(a.dtype)) for a in ys))
         found = self._steps.get(key)
         if found is None:
-            found = self._build_step(inputs, outputs, ys)
+            found = self._build_step(inputs, outputs, ys, training)
             self._steps[key] = found
         return found
 
-    def _build_step(self, inputs, outputs, ys):
+    def _build_step(self, inputs, outputs, ys, training):
         model = self.model
         b, in_ids = self._builder(inputs)
         out_ids = [b.lower(t) for t in outputs]
@@ -98,7 +98,7 @@ class Executable:
                 "evaluated"
             )
         total = loss_terms[0]
-        for term in loss_terms[1:] + list(model.losses):
+        for term in loss_terms[1:] + model._trace_losses(training):
             total = ops.add(total, term)
         target_ids = [b.lower(t) for t in targets]
         loss_id = b.lower(total)

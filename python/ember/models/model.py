@@ -38,6 +38,8 @@ class Model(Trainer, Layer):
                 InputLayer(input_tensor=t)
         self._layers = graph_utils.model_layers(self._input_tensors, self._output_tensors)
         self._output_names = [_output_name(t, i) for i, t in enumerate(self._output_tensors)]
+        # add_loss terms of the calls that built this graph (activity penalties), kept with it
+        self._graph_losses = [t for l in self._layers for t in l._collect_call_losses()]
         self.built = True
 
     @property
@@ -65,6 +67,26 @@ class Model(Trainer, Layer):
         """(input tensors, output tensors) of the graph the C++ programs run."""
         if self._functional:
             return self._input_tensors, self._output_tensors
+        return self._traced(training)[:2]
+
+    def _trace_losses(self, training):
+        """Weight penalties plus the add_loss terms of the graph traced for `training`."""
+        calls = self._graph_losses if self._functional else self._traced(training)[2]
+        return self._weight_penalties() + list(calls)
+
+    @property
+    def losses(self):
+        if self._functional and self.built:
+            return self._weight_penalties() + list(self._graph_losses)
+        return Layer.losses.fget(self)
+
+    def _collect_call_losses(self):
+        if self._functional:  # its layers' terms are in terms of its own inputs: only the
+            return list(self.__dict__.get("_call_losses", ()))  # replayed ones apply here
+        return Layer._collect_call_losses(self)
+
+    def _traced(self, training):
+        """(inputs, outputs, add_loss terms) of the subclassed model traced for `training`."""
         if training not in self._traces:
             if not self._traces:
                 raise ValueError(
@@ -82,7 +104,7 @@ class Model(Trainer, Layer):
         outputs = _flatten(Layer._symbolic_call(self, struct, (), kwargs))
         self._output_names = [_output_name(t, i) for i, t in enumerate(outputs)]
         self.built = True
-        return inputs, outputs
+        return inputs, outputs, self._collect_call_losses()
 
     def _build_from_arrays(self, arrays):
         shapes = [(None,) + tuple(a.shape[1:]) for a in arrays]
@@ -111,7 +133,12 @@ class Model(Trainer, Layer):
                 f"model '{self.name}' expects {len(self._input_tensors)} inputs, received "
                 f"{len(new)}"
             )
-        outs = graph_utils.replay(self._input_tensors, self._output_tensors, new)
+        n = len(self._output_tensors)
+        replayed = graph_utils.replay(self._input_tensors,
+                                      self._output_tensors + self._graph_losses, new)
+        outs = replayed[:n]
+        for term in replayed[n:]:  # the inner graph's activity penalties, on the new inputs
+            self.add_loss(term)
         return outs[0] if len(outs) == 1 else outs
 
     def __call__(self, *args, **kwargs):

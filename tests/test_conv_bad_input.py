@@ -71,9 +71,10 @@ def test_same_padding_accepts_what_valid_refuses():
 
 def test_kernel_larger_than_an_input_of_unknown_size_fails_when_the_size_is_known():
     """With unknown spatial extents the check happens when the model meets real data."""
-    model = ember.Sequential([ember.Input((None, None, 3)), layers.Conv2D(2, 3),
+    model = ember.Sequential([ember.Input((None, None, 3)), layers.Conv2D(2, 3, name="c3"),
                               layers.GlobalMaxPooling2D()])
-    with pytest.raises(ValueError, match=r"op 'conv': kernel size 3 is larger than the padded "
+    with pytest.raises(ValueError, match=r"layer 'c3': op 'conv': kernel size 3 is larger than "
+                       r"the padded "
                        r"input size 2 .*input shape \(2, 2, 6, 3\)"):
         model.predict(_zeros(2, 2, 6, 3), verbose=0)
     assert model.predict(_zeros(2, 5, 6, 3), verbose=0).shape == (2, 2)

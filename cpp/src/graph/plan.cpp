@@ -51,6 +51,21 @@ struct Plan::Impl {
   }
 };
 
+// Runs f; an error it throws is re-thrown, same kind, with the layer that recorded the node.
+template <class F>
+static auto with_layer_name(const Node& n, F&& f) -> decltype(f()) {
+  if (n.name.empty()) return f();
+  try {
+    return f();
+  } catch (const ValueError& e) {
+    throw ValueError("layer '" + n.name + "': " + e.what());
+  } catch (const TypeError& e) {
+    throw TypeError("layer '" + n.name + "': " + e.what());
+  } catch (const IndexError& e) {
+    throw IndexError("layer '" + n.name + "': " + e.what());
+  }
+}
+
 static std::string node_label(const Node& n) {
   if (!n.name.empty()) return "'" + n.name + "'";
   return n.kind == NodeKind::op ? "op '" + n.op + "'" : "node";
@@ -105,7 +120,7 @@ Plan::Plan(const Graph& g, PlanSpec spec, const std::vector<Shape>& feed_shapes,
       case NodeKind::op: {
         std::vector<TensorMeta> in;
         for (int k : n.inputs) in.push_back(p.metas[k]);
-        p.metas[id] = n.def->infer(in, n.attrs);
+        p.metas[id] = with_layer_name(n, [&] { return n.def->infer(in, n.attrs); });
         break;
       }
     }
@@ -331,7 +346,7 @@ void Plan::run(const std::vector<Tensor>& feeds, const ParamArena* arena,
     ctx.scratch = &p.fwd_scratches[s.node];
     ctx.training = p.spec.training;
     ctx.seed = rng_key(seed, static_cast<uint64_t>(s.node));
-    n.def->forward(ctx);
+    with_layer_name(n, [&] { n.def->forward(ctx); });
   }
   if (p.backward.empty()) return;
 

@@ -246,7 +246,7 @@ class Layer:
                            else tuple(inputs.shape))
                 self.built = True
             self.__dict__["_call_losses"] = []  # a new trace replaces the last one's terms
-            with tracing():
+            with tracing(self.name):
                 outputs = self.call(inputs, *args, **kwargs)
         except (ValueError, TypeError, IndexError) as e:
             if str(e).startswith("Exception encountered when calling"):

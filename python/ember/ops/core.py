@@ -69,7 +69,8 @@ def apply_op(op, inputs, attrs=None, cast=True, float_only=True):
             _tracing[0] and any(isinstance(x, Variable) for x in inputs)):
         tensors = [_symbolic(x, dtype, op) for x in inputs]
         shape, out_dtype = core.infer(op, attrs, [(t.shape, t.dtype) for t in tensors])
-        return SymbolicTensor(shape, out_dtype, Node("op", op, attrs, tensors))
+        return SymbolicTensor(shape, out_dtype,
+                              Node("op", op, attrs, tensors, name=_layer_names[-1]))
     arrays = [_array(x, dtype, op) for x in inputs]
     return core.run_op(op, attrs, arrays, rng.next_seed())
 
@@ -77,14 +78,22 @@ def apply_op(op, inputs, attrs=None, cast=True, float_only=True):
 # Depth of layer calls being traced: inside one, an op on weights alone (ops.square(kernel))
 # is recorded into the graph like any other, so it sees updated values and gets gradients.
 _tracing = [0]
+# The layer whose call records ops now: op nodes carry its name, so errors found when a plan is
+# compiled for real shapes name the layer, as those found while tracing do.
+_layer_names = [""]
 
 
 class tracing:
+    def __init__(self, layer_name=""):
+        self.layer_name = layer_name
+
     def __enter__(self):
         _tracing[0] += 1
+        _layer_names.append(self.layer_name)
 
     def __exit__(self, *exc):
         _tracing[0] -= 1
+        _layer_names.pop()
 
 
 def _symbolic(x, dtype, op):

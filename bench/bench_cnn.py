@@ -14,10 +14,15 @@ ember is measured as in bench_mlp.py: "C++ step" is the call fit makes per batch
 Keras per-call API. Inference: `predict_program().predict_step([x])` and `predict_on_batch`
 against the PyTorch forward plus softmax under torch.inference_mode().
 
+The speed table is measured twice, each time in a fresh subprocess: with glibc's default
+malloc, which makes PyTorch page-fault its freed activations back in every step, and with
+malloc told to keep freed memory (see MALLOC_MODES), which leaves PyTorch's compute alone.
+
 Memory (batch 128): each framework in its own fresh subprocess, see memory_worker().
 
-Run from the repository root: python bench/bench_cnn.py [--quick] [--profile] [--no-memory]
+Run from the repository root: python bench/bench_cnn.py [--quick] [--sections speed,memory,profile]
 """
+import dataclasses
 import json
 import os
 import subprocess
@@ -325,7 +330,9 @@ def memory_worker(framework):
 def _run_worker(framework):
     cmd = [sys.executable, os.path.abspath(__file__), "--memory-worker", framework,
            "--threads", str(common.THREADS)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    # glibc's default malloc settings (see MALLOC_MODES), as a user's process has them.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise RuntimeError(f"memory worker {framework} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -400,7 +407,11 @@ def _piece_plans(ember, batch):
     rng = np.random.default_rng(2)
     f32 = np.float32
     pooled = (IMAGE - 2) // 2
-    kern = Variable((rng.standard_normal((3, 3, 1, FILTERS)) * 0.3).astype(f32), name="k",
+    # The model's first-layer initialisation (glorot_uniform) and input (uniform [0, 1), as
+    # make_data): the signs of the conv outputs, which the relu backward branches on, are then
+    # as random as in the benchmarked step.
+    limit = np.sqrt(6.0 / (9 + 9 * FILTERS))
+    kern = Variable(rng.uniform(-limit, limit, (3, 3, 1, FILTERS)).astype(f32), name="k",
                     dtype="float32")
     bias = Variable(np.zeros(FILTERS, f32), name="b", dtype="float32")
     w1 = Variable((rng.standard_normal((FILTERS * pooled * pooled, HIDDEN)) * 0.02).astype(f32),
@@ -412,17 +423,20 @@ def _piece_plans(ember, batch):
     op = ember.ops.apply_op
     pieces = {}
 
-    def add(name, shape, build, needs_dx):
+    def add(name, shape, build, needs_dx, image=False):
         xs = input_tensor(shape, "float32")
         out = build(xs)
         fn = Function([xs], [out])
-        x = rng.standard_normal(shape).astype(f32)
+        x = (rng.random(shape) if image else rng.standard_normal(shape)).astype(f32)
         g = rng.standard_normal(out.shape).astype(f32)
         arena = fn._arena()
         pieces[name] = (fn, x, g, arena, needs_dx)
 
     add("conv 3x3 1->32 +bias+relu (first layer)", (batch, IMAGE, IMAGE, 1),
-        lambda xs: op("conv", [xs, kern, bias], {"activation": "relu"}, cast=False), False)
+        lambda xs: op("conv", [xs, kern, bias], {"activation": "relu"}, cast=False), False, True)
+    # The same without bias and activation: what the fused epilogue's backward costs.
+    add("  the same conv, no bias, linear", (batch, IMAGE, IMAGE, 1),
+        lambda xs: op("conv", [xs, kern], {}, cast=False), False, True)
     add("max_pool 2x2", (batch, IMAGE - 2, IMAGE - 2, FILTERS),
         lambda xs: op("max_pool", [xs], {"pool_size": [2, 2], "strides": [2, 2],
                                          "padding": "valid"}, cast=False), True)
@@ -472,39 +486,82 @@ def run_profile(quick=False):
     return rows
 
 
+# ---------------------------------------------------------------------------------------------
+# Speed under two settings of glibc's malloc, each in its own subprocess. By default glibc gives
+# large freed blocks back to the OS (munmap, heap trimming), so PyTorch, which allocates every
+# activation and gradient afresh each step, page-faults them in again each step (~10,000
+# faults per b128 step, ~40 MiB); ember allocates nothing per step. MALLOC_TRIM_THRESHOLD_ and
+# MALLOC_MMAP_THRESHOLD_ (32 MiB, glibc's upper limit) keep the freed memory in the process,
+# which removes those faults: PyTorch's time then is its compute alone.
+MALLOC_MODES = {
+    "glibc default": {},
+    "malloc keeps freed memory": {"MALLOC_TRIM_THRESHOLD_": str(1 << 30),
+                                  "MALLOC_MMAP_THRESHOLD_": str(32 << 20)},
+}
+
+
+def speed_worker(mode, quick):
+    """Prints the speed rows of this process (started with `mode`'s environment) as JSON."""
+    print(json.dumps([dataclasses.asdict(r) for r in run_speed(quick)]))
+
+
+def run_speed_modes(quick=False):
+    """run_speed() once per malloc mode, each in a fresh subprocess; rows tagged by mode."""
+    rows = []
+    for mode, env_vars in MALLOC_MODES.items():
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+        env.update(env_vars)
+        cmd = [sys.executable, os.path.abspath(__file__), "--speed-worker", mode,
+               "--threads", str(common.THREADS)] + (["--quick"] if quick else [])
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+        if done.returncode != 0:
+            raise RuntimeError(f"speed worker ({mode}) failed:\n{done.stderr[-3000:]}")
+        for d in json.loads(done.stdout.strip().splitlines()[-1]):
+            d["case"] = f"[{mode}] {d['case']}"
+            rows.append(common.Row(**d))
+    return rows
+
+
 def run(quick=False):
-    """Speed rows, then memory rows (for run_all.py)."""
-    return run_speed(quick) + run_memory()
+    """Speed rows (both malloc modes), then memory rows (for run_all.py)."""
+    return run_speed_modes(quick) + run_memory()
 
 
 def main(argv=None):
     def extra(parser):
         parser.add_argument("--memory-worker", choices=("ember", "torch-nchw", "torch-cl"),
-                            help=argparse_hidden)
-        parser.add_argument("--profile", action="store_true",
-                            help="also time each layer of the network alone in ember")
-        parser.add_argument("--no-memory", action="store_true", help="skip the memory table")
-        parser.add_argument("--only-memory", action="store_true", help="only the memory table")
+                            help="internal: one framework's memory measurement, as JSON")
+        parser.add_argument("--speed-worker", choices=tuple(MALLOC_MODES),
+                            help="internal: the speed rows of this process, as JSON")
+        parser.add_argument("--sections", default="speed,memory",
+                            help="comma-separated, of speed, memory, profile (each layer of "
+                                 "the network alone in ember); default speed,memory")
 
     args = common.parse_args(__doc__.splitlines()[0], argv, extra)
     if args.memory_worker:
         memory_worker(args.memory_worker)
         return
+    if args.speed_worker:
+        speed_worker(args.speed_worker, args.quick)
+        return
+    sections = set(args.sections.split(","))
+    unknown = sections - {"speed", "memory", "profile"}
+    if unknown:
+        raise SystemExit(f"--sections: expected speed, memory or profile, received {unknown}")
     common.print_header("seed CNN: ember vs PyTorch " + ("(quick)" if args.quick else ""))
-    if not args.only_memory:
-        rows = run_speed(args.quick)
-        common.print_table("seed CNN ms per step, median (ratio = ember / torch)", rows)
-    if not args.no_memory:
+    if "speed" in sections:
+        rows = run_speed_modes(args.quick)
+        common.print_table("seed CNN ms per step, median (ratio = ember / torch); "
+                           "[glibc's malloc setting in that run]", rows)
+    if "memory" in sections:
         rows = run_memory()
         common.print_table(f"seed CNN train step memory, batch {MEMORY_BATCH} "
                            "(ratio = ember / torch)", rows)
-    if args.profile:
+    if "profile" in sections:
         rows = run_profile(args.quick)
         common.print_table("ember: each layer of the seed CNN alone (Function plans)", rows)
     print(f"# after: {common.load_line()}")
 
-
-argparse_hidden = "internal: run the memory measurement of one framework and print JSON"
 
 if __name__ == "__main__":
     main()

@@ -87,6 +87,19 @@ def torch_conv_fns(torch, x, kernel, g, channels_last):
     return fwd_bwd
 
 
+def blas_core():
+    """The kernels the linked OpenBLAS chose for this CPU (e.g. 'Haswell': AVX2 only)."""
+    try:
+        import ctypes
+
+        import scipy_openblas32
+        corename = scipy_openblas32.dll.scipy_openblas_get_corename
+        corename.restype = ctypes.c_char_p
+        return corename().decode()
+    except (ImportError, AttributeError, OSError):
+        return "unknown"
+
+
 def run(quick=False):
     import ember
 
@@ -123,7 +136,8 @@ def run(quick=False):
 
     rows = [
         common.Row(f"ember.ops.matmul {side}^3 (linked BLAS)", sgemm, "GFLOP/s",
-                   spread=t["sgemm"].spread(), note=ms("sgemm")),
+                   spread=t["sgemm"].spread(),
+                   note=f"{ms('sgemm')}; OpenBLAS kernels: {blas_core()}"),
         common.Row(f"conv {shape}: fwd+bwd (y, dx, dW), plan", rate("ember fwd+bwd", 3 * one),
                    "GFLOP/s", sgemm, "ember.ops.matmul", TARGET, higher_is_better=True,
                    spread=t["ember fwd+bwd"].spread(),

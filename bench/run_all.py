@@ -8,6 +8,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import bench_cnn  # noqa: E402
+import bench_conv_gemm  # noqa: E402
 import bench_dense_gemm  # noqa: E402
 import bench_fit_epoch  # noqa: E402
 import bench_mlp  # noqa: E402
@@ -17,6 +19,8 @@ BENCHMARKS = [
     ("MLP train/predict vs PyTorch (ms)", bench_mlp),
     ("fit epoch vs Keras 3 (s)", bench_fit_epoch),
     ("large Dense vs sgemm (GFLOP/s)", bench_dense_gemm),
+    ("seed CNN train/predict/memory vs PyTorch (ms, MiB)", bench_cnn),
+    ("ResNet 3x3 conv vs sgemm (GFLOP/s)", bench_conv_gemm),
 ]
 
 

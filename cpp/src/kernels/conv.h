@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "ember/attrs.h"
+#include "ember/dtype.h"
 #include "ember/error.h"
 #include "ember/kernel_registry.h"
 #include "ember/shape.h"
@@ -127,6 +128,26 @@ inline std::string conv_padding(const char* op, const Attrs& a, int nsp, bool al
   const char* allowed = allow_causal ? "'valid', 'same' or 'causal'" : "'valid' or 'same'";
   throw ValueError(
       detail::concat("op '", op, "': expected padding ", allowed, ", received '", p, "'"));
+}
+
+// What every convolution-family op asks of (x, kernel): one float dtype, an input of rank 3-5
+// (batch, *spatial, channels) and a kernel of the same rank laid out as `kernel_layout`.
+// Returns the number of spatial axes.
+inline int check_conv_operands(const char* op, const Shape& x, DType xt, const Shape& w, DType wt,
+                               const char* kernel_layout) {
+  EMBER_CHECK(xt == wt, TypeError, "op '", op, "': input is ", dtype_name(xt), " but kernel is ",
+              dtype_name(wt));
+  EMBER_CHECK(is_floating(xt), TypeError, "op '", op,
+              "': expected a float32 or float64 input, received ", dtype_name(xt));
+  const int rank = static_cast<int>(x.size());
+  EMBER_CHECK(rank >= 3 && rank <= 5, ValueError, "op '", op,
+              "': expected an input of rank 3, 4 or 5 (batch, *spatial, channels), received "
+              "shape ", shape_str(x));
+  EMBER_CHECK(static_cast<int>(w.size()) == rank, ValueError, "op '", op,
+              "': expected a kernel of rank ", rank, " (", kernel_layout,
+              ") for an input of shape ", shape_str(x), ", received a kernel of shape ",
+              shape_str(w));
+  return rank - 2;
 }
 
 // The activations these ops fuse: their derivative reads only the output, so backward keeps

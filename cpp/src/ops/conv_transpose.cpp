@@ -67,20 +67,8 @@ int64_t image_pad(int64_t k, const Spatial& s, int i) {
 
 TensorMeta infer(const std::vector<TensorMeta>& in, const Attrs& a) {
   const TensorMeta &x = in[0], &w = in[1];
-  EMBER_CHECK(x.dtype == w.dtype, TypeError, "op 'conv_transpose': input is ",
-              dtype_name(x.dtype), " but kernel is ", dtype_name(w.dtype));
-  EMBER_CHECK(is_floating(x.dtype), TypeError,
-              "op 'conv_transpose': expected a float32 or float64 input, received ",
-              dtype_name(x.dtype));
-  const int rank = static_cast<int>(x.shape.size());
-  EMBER_CHECK(rank >= 3 && rank <= 5, ValueError,
-              "op 'conv_transpose': expected an input of rank 3, 4 or 5 (batch, *spatial, "
-              "channels), received shape ", shape_str(x.shape));
-  const int nsp = rank - 2;
-  EMBER_CHECK(static_cast<int>(w.shape.size()) == rank, ValueError,
-              "op 'conv_transpose': expected a kernel of rank ", rank,
-              " (*kernel_size, out_channels, in_channels) for an input of shape ",
-              shape_str(x.shape), ", received a kernel of shape ", shape_str(w.shape));
+  const int nsp = check_conv_operands(kOp, x.shape, x.dtype, w.shape, w.dtype,
+                                      "*kernel_size, out_channels, in_channels");
   const Spatial s = spatial_attrs(a, nsp);
   conv_activation(kOp, a);
   const int64_t cin = x.shape.back(), kin = w.shape[nsp + 1], cout = w.shape[nsp];

@@ -14,20 +14,8 @@ constexpr const char* kOp = "depthwise_conv";
 
 TensorMeta infer(const std::vector<TensorMeta>& in, const Attrs& a) {
   const TensorMeta &x = in[0], &w = in[1];
-  EMBER_CHECK(x.dtype == w.dtype, TypeError, "op 'depthwise_conv': input is ",
-              dtype_name(x.dtype), " but kernel is ", dtype_name(w.dtype));
-  EMBER_CHECK(is_floating(x.dtype), TypeError,
-              "op 'depthwise_conv': expected a float32 or float64 input, received ",
-              dtype_name(x.dtype));
-  const int rank = static_cast<int>(x.shape.size());
-  EMBER_CHECK(rank >= 3 && rank <= 5, ValueError,
-              "op 'depthwise_conv': expected an input of rank 3, 4 or 5 (batch, *spatial, "
-              "channels), received shape ", shape_str(x.shape));
-  const int nsp = rank - 2;
-  EMBER_CHECK(static_cast<int>(w.shape.size()) == rank, ValueError,
-              "op 'depthwise_conv': expected a kernel of rank ", rank,
-              " (*kernel_size, in_channels, depth_multiplier) for an input of shape ",
-              shape_str(x.shape), ", received a kernel of shape ", shape_str(w.shape));
+  const int nsp = check_conv_operands(kOp, x.shape, x.dtype, w.shape, w.dtype,
+                                      "*kernel_size, in_channels, depth_multiplier");
   const auto strides = conv_axis_ints(kOp, a, "strides", nsp);
   const auto dilation = conv_axis_ints(kOp, a, "dilation", nsp);
   const std::string padding = conv_padding(kOp, a, nsp, true);

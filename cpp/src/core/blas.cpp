@@ -24,7 +24,7 @@ namespace {
 // One thread pool for everything: BLAS itself runs single-threaded and ember splits a large
 // product into blocks, one per OpenMP thread. Two pools (OpenMP's and OpenBLAS's) spinning
 // alternately on two cores cost a 32-sample MLP step 3-4x its time.
-constexpr double kParallelFlops = 1.6e7;  // below this a second thread saves less than it risks
+constexpr double kParallelFlops = 4e6;  // below this, waking a second thread costs more than it saves
 
 inline void call(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {

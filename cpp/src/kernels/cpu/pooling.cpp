@@ -9,31 +9,14 @@
 #include <limits>
 
 #include "ember/kernel_registry.h"
+#include "kernels/cpu/simd.h"
 #include "ember/threads.h"
 
 namespace ember {
 namespace {
 
 // ---------------------------------------------------------------- vectors
-// One register of the target: 32 bytes with AVX, else 16 (wider vectors lower poorly).
-#if defined(__AVX__)
-#define EMBER_POOL_VEC_BYTES 32
-#else
-#define EMBER_POOL_VEC_BYTES 16
-#endif
-
-template <class T> struct VecOf;
-template <> struct VecOf<float> {
-  typedef float type __attribute__((vector_size(EMBER_POOL_VEC_BYTES)));
-  typedef int32_t mask __attribute__((vector_size(EMBER_POOL_VEC_BYTES)));
-};
-template <> struct VecOf<double> {
-  typedef double type __attribute__((vector_size(EMBER_POOL_VEC_BYTES)));
-  typedef int64_t mask __attribute__((vector_size(EMBER_POOL_VEC_BYTES)));
-};
-template <class T> using Vec = typename VecOf<T>::type;
-template <class T> using Mask = typename VecOf<T>::mask;
-template <class T> constexpr int kLanes = EMBER_POOL_VEC_BYTES / sizeof(T);
+// Vec, Mask, kLanes: kernels/cpu/simd.h
 constexpr int kBlockVecs = 4;  // vectors of channels in flight per window walk (hides latency)
 
 template <class T> inline Vec<T> load(const T* p) {

@@ -13,6 +13,7 @@
 
 #include "core/blas.h"
 #include "ember/kernel_registry.h"
+#include "kernels/cpu/simd.h"
 #include "ember/threads.h"
 
 namespace ember {
@@ -28,26 +29,7 @@ inline void put(T& dst, T v) {
 }
 
 // ---------------------------------------------------------------- vectors
-// The width of one register of the target: 32 bytes with AVX (-march=x86-64-v3), else 16 (SSE,
-// NEON). GCC lowers wider vectors than the target has poorly, so the width must follow it.
-#if defined(__AVX__)
-#define EMBER_VEC_BYTES 32
-#else
-#define EMBER_VEC_BYTES 16
-#endif
-
-template <class T> struct VecOf;
-template <> struct VecOf<float> {
-  typedef float type __attribute__((vector_size(EMBER_VEC_BYTES)));
-  typedef int32_t mask __attribute__((vector_size(EMBER_VEC_BYTES)));
-};
-template <> struct VecOf<double> {
-  typedef double type __attribute__((vector_size(EMBER_VEC_BYTES)));
-  typedef int64_t mask __attribute__((vector_size(EMBER_VEC_BYTES)));
-};
-template <class T> using Vec = typename VecOf<T>::type;
-template <class T> using Mask = typename VecOf<T>::mask;
-template <class T> constexpr int kLanes = EMBER_VEC_BYTES / sizeof(T);
+// Vec, Mask, kLanes: kernels/cpu/simd.h
 
 template <class T> inline Vec<T> load(const T* p) {
   Vec<T> v;

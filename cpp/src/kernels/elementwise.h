@@ -38,7 +38,9 @@ enum class Unary { negative, exp, log, sqrt, square, abs };
 
 // Binary arithmetic with NumPy broadcasting. maximum/minimum propagate NaN (as NumPy) and, on
 // ties, send half of the gradient to each input (as torch).
-enum class Binary { add, subtract, multiply, divide, maximum, minimum };
+enum class Binary { add, subtract, multiply, divide, maximum, minimum,
+                    // comparisons: 1 where true, 0 where false; forward only
+                    equal, not_equal, less, less_equal, greater, greater_equal };
 
 // Broadcast iteration space of out = f(a, b), with dimensions of extent 1 dropped and adjacent
 // dimensions of the same broadcast pattern merged. Every stride is 0 (the input is broadcast

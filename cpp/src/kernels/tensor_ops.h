@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ember/dtype.h"
 #include "ember/kernel_registry.h"
 
 namespace ember {
@@ -20,6 +21,9 @@ struct ShapeKernels {
   // dst[r * dst_stride + c] = src[r * src_stride + c] for r < rows, c < cols (strides in elements).
   void (*copy2d)(const void* src, int64_t src_stride, void* dst, int64_t dst_stride,
                  int64_t rows, int64_t cols, size_t elem);
+  // y = x converted element by element from dtype `from` to dtype `to` (C++ conversion rules:
+  // float to int truncates toward zero), or added to y (only for a floating `to`).
+  void (*convert)(const void* x, DType from, void* y, DType to, int64_t n, bool accumulate);
 };
 
 // Arithmetic kernels, one table per floating type (float, double).

@@ -1,5 +1,6 @@
 // Elementwise binary ops with NumPy broadcasting: add, subtract, multiply, divide, maximum,
-// minimum. Both inputs must have the same floating dtype (no implicit promotion). Backward sums
+// minimum, and the comparisons equal ... greater_equal (1 where true, 0 where false, in the
+// inputs' dtype; not differentiable: no gradient flows through them). Both inputs must have the same floating dtype (no implicit promotion). Backward sums
 // the output gradient over the axes along which an input was broadcast, back to its shape.
 // maximum/minimum split the gradient 0.5/0.5 on ties, as torch does.
 #include <string>
@@ -10,7 +11,7 @@
 namespace ember {
 namespace {
 
-OpDef make_binary_op(const std::string& name, Binary op) {
+OpDef make_binary_op(const std::string& name, Binary op, bool differentiable = true) {
   const std::string who = "op '" + name + "'";
   OpDef d;
   d.name = name;
@@ -34,6 +35,7 @@ OpDef make_binary_op(const std::string& name, Binary op) {
       elementwise_fns<T>().binary_forward(op, l, a.data<T>(), b.data<T>(), ctx.output->data<T>());
     });
   };
+  if (!differentiable) return d;
   d.backward = [who, op](GradContext& ctx) {
     const Tensor& a = ctx.in(0);
     const Tensor& b = ctx.in(1);
@@ -58,12 +60,25 @@ OpDef make_divide() { return make_binary_op("divide", Binary::divide); }
 OpDef make_maximum() { return make_binary_op("maximum", Binary::maximum); }
 OpDef make_minimum() { return make_binary_op("minimum", Binary::minimum); }
 
+OpDef make_equal() { return make_binary_op("equal", Binary::equal, false); }
+OpDef make_not_equal() { return make_binary_op("not_equal", Binary::not_equal, false); }
+OpDef make_less() { return make_binary_op("less", Binary::less, false); }
+OpDef make_less_equal() { return make_binary_op("less_equal", Binary::less_equal, false); }
+OpDef make_greater() { return make_binary_op("greater", Binary::greater, false); }
+OpDef make_greater_equal() { return make_binary_op("greater_equal", Binary::greater_equal, false); }
+
 EMBER_REGISTER_OP(make_add);
 EMBER_REGISTER_OP(make_subtract);
 EMBER_REGISTER_OP(make_multiply);
 EMBER_REGISTER_OP(make_divide);
 EMBER_REGISTER_OP(make_maximum);
 EMBER_REGISTER_OP(make_minimum);
+EMBER_REGISTER_OP(make_equal);
+EMBER_REGISTER_OP(make_not_equal);
+EMBER_REGISTER_OP(make_less);
+EMBER_REGISTER_OP(make_less_equal);
+EMBER_REGISTER_OP(make_greater);
+EMBER_REGISTER_OP(make_greater_equal);
 
 }  // namespace
 }  // namespace ember

@@ -108,6 +108,8 @@ def _symbolic(x, dtype, op):
 
 
 def _cast(t, dtype, op):
+    if t.dtype.startswith("int"):  # integers promote to the float computation, as in Keras
+        return apply_op("cast", [t], {"dtype": dtype}, cast=False)
     raise TypeError(
         f"op '{op}': a {t.dtype} input meets a {dtype} computation; cast the input to "
         f"{dtype} first"

@@ -6,6 +6,8 @@ __all__ = [
     "exp", "log", "sqrt", "square", "abs", "absolute", "clip",
     "sum", "mean", "max", "min",
     "reshape", "transpose", "concatenate", "expand_dims", "squeeze",
+    "cast", "slice", "flip", "equal", "not_equal", "less", "less_equal", "greater",
+    "greater_equal", "any", "all", "logical_and", "logical_or", "logical_not",
 ]
 
 
@@ -116,3 +118,75 @@ def expand_dims(x, axis):
 
 def squeeze(x, axis=None):
     return apply_op("squeeze", [x], {"axis": _axis_attr(axis)}, cast=False)
+
+
+def cast(x, dtype):
+    dtype = str(getattr(dtype, "name", dtype))
+    return apply_op("cast", [x], {"dtype": dtype}, cast=False)
+
+
+def slice(inputs, start_indices, shape):  # noqa: A001 - keras.ops name
+    """Keras ops.slice: the block starting at `start_indices` with extents `shape` (-1 or None:
+    to the end), taken one axis at a time."""
+    x = inputs
+    for axis, (begin, size) in enumerate(zip(start_indices, shape)):
+        size = -1 if size is None else int(size)
+        if int(begin) == 0 and size == -1:
+            continue
+        x = apply_op("slice_axis", [x], {"axis": axis, "begin": int(begin), "size": size},
+                     cast=False)
+    return x
+
+
+def flip(x, axis=None):
+    axes = range(len(x.shape)) if axis is None else (
+        [axis] if isinstance(axis, int) else list(axis))
+    for a in axes:
+        x = apply_op("flip", [x], {"axis": int(a)}, cast=False)
+    return x
+
+
+# Comparisons and logic give 1 where true and 0 where false, in the inputs' float dtype
+# (ember has no boolean dtype); they stop gradients, as boolean results do in Keras.
+def equal(x1, x2):
+    return apply_op("equal", [x1, x2])
+
+
+def not_equal(x1, x2):
+    return apply_op("not_equal", [x1, x2])
+
+
+def less(x1, x2):
+    return apply_op("less", [x1, x2])
+
+
+def less_equal(x1, x2):
+    return apply_op("less_equal", [x1, x2])
+
+
+def greater(x1, x2):
+    return apply_op("greater", [x1, x2])
+
+
+def greater_equal(x1, x2):
+    return apply_op("greater_equal", [x1, x2])
+
+
+def any(x, axis=None, keepdims=False):  # noqa: A001
+    return max(not_equal(x, 0), axis=axis, keepdims=keepdims)
+
+
+def all(x, axis=None, keepdims=False):  # noqa: A001
+    return min(not_equal(x, 0), axis=axis, keepdims=keepdims)
+
+
+def logical_and(x1, x2):
+    return multiply(not_equal(x1, 0), not_equal(x2, 0))
+
+
+def logical_or(x1, x2):
+    return maximum(not_equal(x1, 0), not_equal(x2, 0))
+
+
+def logical_not(x):
+    return equal(x, 0)

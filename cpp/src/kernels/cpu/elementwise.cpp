@@ -313,6 +313,17 @@ template <class T> struct MinOp {
   static T db(T a, T b, T g) { return a == b ? T(0.5) * g : (b > a ? T(0) : g); }
 };
 
+// Comparisons (forward only): 1 where the relation holds, 0 elsewhere (NaN compares false).
+#define EMBER_COMPARISON(Name, expr) \
+  template <class T> struct Name { static T f(T a, T b) { return (expr) ? T(1) : T(0); } };
+EMBER_COMPARISON(EqOp, a == b)
+EMBER_COMPARISON(NeOp, a != b)
+EMBER_COMPARISON(LtOp, a < b)
+EMBER_COMPARISON(LeOp, a <= b)
+EMBER_COMPARISON(GtOp, a > b)
+EMBER_COMPARISON(GeOp, a >= b)
+#undef EMBER_COMPARISON
+
 // Offsets into a and b of outer row `o` (all dimensions but the last).
 inline void row_offsets(const BroadcastLayout& l, int64_t o, int64_t* oa, int64_t* ob) {
   int64_t ra = 0, rb = 0;
@@ -488,6 +499,12 @@ void binary_forward_cpu(Binary op, const BroadcastLayout& l, const T* a, const T
     case Binary::divide: return binary_forward_t<T, DivOp<T>>(l, a, b, y);
     case Binary::maximum: return binary_forward_t<T, MaxOp<T>>(l, a, b, y);
     case Binary::minimum: return binary_forward_t<T, MinOp<T>>(l, a, b, y);
+    case Binary::equal: return binary_forward_t<T, EqOp<T>>(l, a, b, y);
+    case Binary::not_equal: return binary_forward_t<T, NeOp<T>>(l, a, b, y);
+    case Binary::less: return binary_forward_t<T, LtOp<T>>(l, a, b, y);
+    case Binary::less_equal: return binary_forward_t<T, LeOp<T>>(l, a, b, y);
+    case Binary::greater: return binary_forward_t<T, GtOp<T>>(l, a, b, y);
+    case Binary::greater_equal: return binary_forward_t<T, GeOp<T>>(l, a, b, y);
   }
 }
 
@@ -501,6 +518,7 @@ void binary_backward_cpu(Binary op, int which, const BroadcastLayout& l, const T
     case Binary::divide: return binary_backward_op<T, DivOp>(which, l, a, b, gy, gx, accumulate);
     case Binary::maximum: return binary_backward_op<T, MaxOp>(which, l, a, b, gy, gx, accumulate);
     case Binary::minimum: return binary_backward_op<T, MinOp>(which, l, a, b, gy, gx, accumulate);
+    default: return;  // comparisons have no gradient: their ops define no backward
   }
 }
 

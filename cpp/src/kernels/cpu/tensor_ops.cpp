@@ -714,6 +714,35 @@ void copy2d_bytes(const void* src, int64_t ss, void* dst, int64_t ds, int64_t ro
   });
 }
 
+template <class F>
+void by_dtype(DType t, F&& f) {
+  switch (t) {
+    case DType::f32: f(float{}); break;
+    case DType::f64: f(double{}); break;
+    case DType::i32: f(int32_t{}); break;
+    default: f(int64_t{}); break;
+  }
+}
+
+void convert(const void* x, DType from, void* y, DType to, int64_t n, bool accumulate) {
+  by_dtype(from, [&](auto a) {
+    by_dtype(to, [&](auto b) {
+      using A = decltype(a);
+      using B = decltype(b);
+      const A* src = static_cast<const A*>(x);
+      B* dst = static_cast<B*>(y);
+#pragma omp parallel for if (n > kParallelGrain)
+      for (int64_t c = 0; c < (n + kChunk - 1) / kChunk; ++c) {
+        const int64_t j1 = std::min(n, (c + 1) * kChunk);
+        if (accumulate)
+          for (int64_t j = c * kChunk; j < j1; ++j) dst[j] += static_cast<B>(src[j]);
+        else
+          for (int64_t j = c * kChunk; j < j1; ++j) dst[j] = static_cast<B>(src[j]);
+      }
+    });
+  });
+}
+
 template <class T>
 constexpr TensorOpsKernels<T> make_table() {
   return TensorOpsKernels<T>{reduce<T>,  reduce_sum_backward<T>, reduce_extreme_backward<T>,
@@ -723,7 +752,7 @@ constexpr TensorOpsKernels<T> make_table() {
 
 const TensorOpsKernels<float> cpu_f32 = make_table<float>();
 const TensorOpsKernels<double> cpu_f64 = make_table<double>();
-const ShapeKernels cpu_shape{permute_bytes, copy2d_bytes};
+const ShapeKernels cpu_shape{permute_bytes, copy2d_bytes, convert};
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 // flip (the axis reversed, Keras ops.flip). Both view the tensor as (outer, extent, inner) and
 // move rows of `inner` elements, so forward serves every dtype; backward (float32/float64) moves
 // the gradient back, assigning or accumulating.
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -26,22 +27,29 @@ AxisView axis_view(const Shape& s, const Attrs& attrs, const char* who) {
 }
 
 // ---------------------------------------------------------------- slice_axis
-// Elements [begin, begin + size) of `axis`; size -1 = to the end.
+// Elements [begin, end) of `axis`, Python-style: a negative bound counts from the end, a missing
+// `end` is the end. No clamping: a range outside the axis is an error. The extent is known
+// without knowing the axis's when both bounds count from the same side.
 struct SliceRange {
   int64_t begin, size;
 };
 
 SliceRange slice_range(const Shape& s, const Attrs& attrs, int axis) {
   const int64_t extent = s[axis];
-  const int64_t begin = attrs.get_int("begin", 0);
-  int64_t size = attrs.get_int("size", -1);
-  EMBER_CHECK(begin >= 0, ValueError, "op 'slice_axis': expected begin >= 0, received ", begin);
-  if (extent == kUnknown) return {begin, size};
-  if (size == -1) size = extent - begin;
-  EMBER_CHECK(size >= 0 && begin + size <= extent, ValueError,
-              "op 'slice_axis': the range [", begin, ", ", begin + size, ") does not fit axis ",
-              axis, " of extent ", extent, " in input shape ", shape_str(s));
-  return {begin, size};
+  int64_t b = attrs.get_int("begin", 0);
+  const bool has_end = attrs.has("end");
+  int64_t e = attrs.get_int("end", 0);
+  if (extent == kUnknown) {
+    if (!has_end) return {b, b < 0 ? -b : kUnknown};
+    return {b, (b < 0) == (e < 0) ? std::max<int64_t>(e - b, 0) : kUnknown};
+  }
+  const int64_t b0 = b, e0 = has_end ? e : extent;
+  if (b < 0) b += extent;
+  e = has_end ? (e < 0 ? e + extent : e) : extent;
+  EMBER_CHECK(b >= 0 && b <= e && e <= extent, ValueError, "op 'slice_axis': the range [", b0,
+              ", ", e0, ") does not fit axis ", axis, " of extent ", extent, " in input shape ",
+              shape_str(s));
+  return {b, e - b};
 }
 
 OpDef make_slice_axis() {

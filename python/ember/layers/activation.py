@@ -6,6 +6,7 @@ from ember.layers.layer import Layer
 class Activation(Layer):
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         self.activation = activations.get(activation)
 
     def call(self, inputs):

@@ -20,6 +20,7 @@ class ReLU(Layer):
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         if max_value is not None and (not _is_number(max_value) or max_value < 0.0):
             raise ValueError(
                 f"ReLU '{self.name}': max_value cannot be a negative value. Received: "
@@ -59,6 +60,7 @@ class LeakyReLU(Layer):
             warnings.warn("LeakyReLU: argument `alpha` is deprecated. Use `negative_slope` "
                           "instead.")
         super().__init__(**kwargs)
+        self.supports_masking = True
         if not _is_number(negative_slope) or negative_slope < 0:
             raise ValueError(
                 f"LeakyReLU '{self.name}': the negative_slope value cannot be None or a "
@@ -84,6 +86,7 @@ class PReLU(Layer):
     def __init__(self, alpha_initializer="Zeros", alpha_regularizer=None, alpha_constraint=None,
                  shared_axes=None, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         if alpha_constraint is not None:
             raise NotImplementedError(
                 f"PReLU '{self.name}': `alpha_constraint` is not supported by ember yet")
@@ -144,6 +147,7 @@ class ELU(Layer):
 
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         if not _is_number(alpha):
             raise ValueError(f"ELU '{self.name}': expected a number for `alpha`, received "
                              f"{alpha!r}")
@@ -172,6 +176,7 @@ class Softmax(Layer):
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         if isinstance(axis, (list, tuple)):
             if not axis or not all(isinstance(a, int) for a in axis):
                 raise ValueError(f"Softmax '{self.name}': expected an int or a non-empty list of "

@@ -29,6 +29,10 @@ def _check_rank(layer, inputs, rank):
 class Identity(Layer):
     """Returns its input (a tensor or a list/dict of tensors) unchanged."""
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
     def call(self, inputs):
         return _map_structure(_copy, inputs)
 
@@ -58,6 +62,7 @@ class Rescaling(Layer):
 
     def __init__(self, scale, offset=0.0, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         for arg, value in (("scale", scale), ("offset", offset)):
             try:
                 array = np.asarray(value, dtype="float64")
@@ -213,8 +218,8 @@ class Lambda(Layer):
         if not callable(function):
             raise TypeError(f"Lambda '{self.name}': expected a callable `function`, received "
                             f"{function!r}")
-        if mask is not None:
-            raise NotImplementedError(f"Lambda '{self.name}': masks are not supported by ember")
+        self.supports_masking = True
+        self.mask = mask  # None, a mask, or mask(inputs, previous_mask) -> mask
         if arguments is not None and not isinstance(arguments, dict):
             raise TypeError(f"Lambda '{self.name}': expected a dict for `arguments`, received "
                             f"{arguments!r}")
@@ -228,12 +233,20 @@ class Lambda(Layer):
         except (TypeError, ValueError):  # some builtins have no signature
             params = {}
         self._fn_expects_training_arg = "training" in params
+        self._fn_expects_mask_arg = "mask" in params
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, mask=None, training=None):
         kwargs = dict(self.arguments)
+        if self._fn_expects_mask_arg:
+            kwargs["mask"] = mask
         if self._fn_expects_training_arg:
             kwargs["training"] = training
         return self.function(inputs, **kwargs)
+
+    def compute_mask(self, inputs, previous_mask):
+        if callable(self.mask):
+            return self.mask(inputs, previous_mask)
+        return self.mask
 
     def compute_output_shape(self, input_shape):
         if self._output_shape is None:
@@ -281,6 +294,7 @@ class ActivityRegularization(Layer):
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         self.l1 = _check_factor(self, "l1", 0.0 if l1 is None else l1)
         self.l2 = _check_factor(self, "l2", 0.0 if l2 is None else l2)
 

@@ -12,6 +12,7 @@ class Dense(Layer):
                  activity_regularizer=None, kernel_constraint=None, bias_constraint=None,
                  lora_rank=None, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         if not isinstance(units, int) or isinstance(units, bool) or units <= 0:
             raise ValueError(
                 f"Dense '{self.name}': expected a positive integer for `units`, received {units!r}"

@@ -6,6 +6,7 @@ from ember.layers.layer import Layer
 class Dropout(Layer):
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0 <= rate <= 1:
             raise ValueError(
                 f"{type(self).__name__} '{self.name}': expected `rate` in [0, 1], received "

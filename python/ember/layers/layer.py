@@ -214,6 +214,22 @@ class Layer:
         latest symbolic call (the one that traced the model); eager calls leave them alone."""
         self.__dict__.setdefault("_call_losses", []).append(loss)
 
+    # ---- masking (Keras 3) -----------------------------------------------------------------
+    # A mask is a float tensor of 1 (valid) and 0 (padding) per timestep, carried by the
+    # symbolic tensor it describes. Layers that support masking pass it on (compute_mask);
+    # layers whose call takes `mask` receive the mask of their inputs.
+    @property
+    def supports_masking(self):
+        default = type(self).compute_mask is not Layer.compute_mask
+        return self.__dict__.get("_supports_masking", default)
+
+    @supports_masking.setter
+    def supports_masking(self, value):
+        self.__dict__["_supports_masking"] = bool(value)
+
+    def compute_mask(self, inputs, previous_mask):
+        return previous_mask
+
     # ---- build / call ---------------------------------------------------------------------
     def build(self, input_shape):
         self.built = True
@@ -246,8 +262,15 @@ class Layer:
                            else tuple(inputs.shape))
                 self.built = True
             self.__dict__["_call_losses"] = []  # a new trace replaces the last one's terms
+            input_masks = _map_structure(_mask_of, inputs)
+            has_masks = any(m is not None for m in _flatten(input_masks))
+            if self._call_has_mask and kwargs.get("mask") is None and has_masks:
+                kwargs["mask"] = input_masks
+            previous_mask = kwargs.get("mask") if kwargs.get("mask") is not None else input_masks
             with tracing(self.name):
                 outputs = self.call(inputs, *args, **kwargs)
+                if self.supports_masking:
+                    self._set_output_masks(inputs, outputs, previous_mask)
         except (ValueError, TypeError, IndexError) as e:
             if str(e).startswith("Exception encountered when calling"):
                 raise
@@ -262,6 +285,17 @@ class Layer:
                 t._layer = self
             t._history = (self, flat_inputs)  # the outermost call returning t sets it last
         return outputs
+
+    def _set_output_masks(self, inputs, outputs, previous_mask):
+        flat_outputs = [t for t in _flatten(outputs) if isinstance(t, SymbolicTensor)]
+        if not flat_outputs or all(t._keras_mask is not None for t in flat_outputs):
+            return
+        masks = self.compute_mask(inputs, previous_mask)
+        if masks is None:
+            return
+        for t, m in zip(flat_outputs, _flatten(masks)):
+            if t._keras_mask is None and m is not None:
+                t._keras_mask = m
 
     def _eager_call(self, inputs, args, kwargs):
         """Runs the layer at once on arrays by tracing it on matching symbolic inputs."""
@@ -301,6 +335,10 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+def _mask_of(x):
+    return getattr(x, "_keras_mask", None)
 
 
 def _dtype_name(dtype):

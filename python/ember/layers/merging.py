@@ -76,6 +76,28 @@ class Merge(Layer):
     def _merge_function(self, inputs):
         raise NotImplementedError
 
+    def compute_mask(self, inputs, previous_mask):
+        """Keras: a step is valid where it is valid in every masked input."""
+        masks = _check_masks(inputs, previous_mask)
+        if masks is None:
+            return None
+        return _fold(ops.logical_and, [m for m in masks if m is not None])
+
+
+def _check_masks(inputs, masks):
+    """The list of masks, or None when no input is masked; raises on a malformed mask list."""
+    if masks is None:
+        return None
+    if not isinstance(masks, (list, tuple)):
+        raise ValueError(f"`mask` should be a list. Received mask={masks}")
+    if len(masks) != len(inputs):
+        raise ValueError(
+            "The lists `inputs` and `mask` should have the same length. Received: "
+            f"{len(inputs)} inputs and {len(masks)} masks")
+    if all(m is None for m in masks):
+        return None
+    return list(masks)
+
 
 def _elementwise_shape(shape1, shape2):
     if len(shape1) < len(shape2):
@@ -187,6 +209,23 @@ class Concatenate(Merge):
                 f"inputs={inputs}")
         return ops.concatenate(list(inputs), axis=self.axis)
 
+    def compute_mask(self, inputs, previous_mask):
+        """Keras: each input's mask broadcast to its shape (all ones when unmasked), concatenated
+        along the axis, then valid where any feature is."""
+        masks = _check_masks(inputs, previous_mask)
+        if masks is None:
+            return None
+        full = []
+        for x, m in zip(inputs, masks):
+            zeros = ops.multiply(x, 0.0)
+            if m is None:
+                full.append(ops.add(zeros, 1.0))
+            elif len(m.shape) < len(x.shape):
+                full.append(ops.maximum(ops.expand_dims(m, -1), zeros))
+            else:
+                full.append(m)
+        return ops.any(ops.concatenate(full, axis=self.axis), axis=-1)
+
     def get_config(self):
         config = super().get_config()
         config["axis"] = self.axis
@@ -195,6 +234,9 @@ class Concatenate(Merge):
 
 class Dot(Merge):
     """Dot product of the samples of two tensors along `axes` (Keras's batch_dot)."""
+
+    def compute_mask(self, inputs, previous_mask):
+        return None
 
     def __init__(self, axes, normalize=False, **kwargs):
         super().__init__(**kwargs)

@@ -21,6 +21,7 @@ class BatchNormalization(Layer):
                  gamma_constraint=None, renorm=False, renorm_clipping=None, renorm_momentum=0.99,
                  synchronized=False, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         who = f"BatchNormalization '{self.name}'"
         if beta_constraint is not None or gamma_constraint is not None or synchronized:
             raise NotImplementedError(f"{who}: constraints and `synchronized` are not supported")
@@ -97,6 +98,7 @@ class GroupNormalization(Layer):
                  beta_initializer="zeros", gamma_initializer="ones", beta_regularizer=None,
                  gamma_regularizer=None, beta_constraint=None, gamma_constraint=None, **kwargs):
         super().__init__(**kwargs)
+        self.supports_masking = True
         who = f"GroupNormalization '{self.name}'"
         if beta_constraint is not None or gamma_constraint is not None:
             raise NotImplementedError(f"{who}: constraints are not supported yet")

@@ -85,6 +85,29 @@ def _global(name, reduce, rank):
 GlobalMaxPooling1D = _global("GlobalMaxPooling1D", "max", 1)
 GlobalMaxPooling2D = _global("GlobalMaxPooling2D", "max", 2)
 GlobalMaxPooling3D = _global("GlobalMaxPooling3D", "max", 3)
-GlobalAveragePooling1D = _global("GlobalAveragePooling1D", "mean", 1)
+class GlobalAveragePooling1D(BaseGlobalPooling):
+    """Mean over the steps; with a mask (Keras), the mean of the valid steps only."""
+
+    rank = 1
+    reduce = "mean"
+
+    def __init__(self, data_format=None, keepdims=False, **kwargs):
+        super().__init__(data_format=data_format, keepdims=keepdims, **kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return super().call(inputs)
+        cu.check_rank(self, inputs.shape, self.rank)
+        steps_axis = 1 if self.data_format == "channels_last" else 2
+        weights = ops.expand_dims(ops.cast(mask, inputs.dtype), 2 if steps_axis == 1 else 1)
+        total = ops.sum(ops.multiply(inputs, weights), axis=steps_axis, keepdims=self.keepdims)
+        return ops.divide(total, ops.sum(weights, axis=steps_axis, keepdims=self.keepdims))
+
+    def compute_mask(self, inputs, previous_mask):
+        return None
+
+
+
 GlobalAveragePooling2D = _global("GlobalAveragePooling2D", "mean", 2)
 GlobalAveragePooling3D = _global("GlobalAveragePooling3D", "mean", 3)

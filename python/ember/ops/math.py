@@ -6,7 +6,7 @@ __all__ = [
     "exp", "log", "sqrt", "square", "abs", "absolute", "clip",
     "sum", "mean", "max", "min",
     "reshape", "transpose", "concatenate", "expand_dims", "squeeze",
-    "cast", "slice", "flip", "equal", "not_equal", "less", "less_equal", "greater",
+    "cast", "slice", "slice_axis", "flip", "equal", "not_equal", "less", "less_equal", "greater",
     "greater_equal", "any", "all", "logical_and", "logical_or", "logical_not",
 ]
 
@@ -130,12 +130,23 @@ def slice(inputs, start_indices, shape):  # noqa: A001 - keras.ops name
     to the end), taken one axis at a time."""
     x = inputs
     for axis, (begin, size) in enumerate(zip(start_indices, shape)):
+        begin = int(begin)
         size = -1 if size is None else int(size)
-        if int(begin) == 0 and size == -1:
+        if begin == 0 and size == -1:
             continue
-        x = apply_op("slice_axis", [x], {"axis": axis, "begin": int(begin), "size": size},
-                     cast=False)
+        attrs = {"axis": axis, "begin": begin}
+        if size != -1:
+            attrs["end"] = begin + size
+        x = apply_op("slice_axis", [x], attrs, cast=False)
     return x
+
+
+def slice_axis(x, begin, end=None, axis=0):
+    """x[begin:end] along `axis`, Python-style bounds (negative ones count from the end)."""
+    attrs = {"axis": axis, "begin": int(begin)}
+    if end is not None:
+        attrs["end"] = int(end)
+    return apply_op("slice_axis", [x], attrs, cast=False)
 
 
 def flip(x, axis=None):

@@ -48,12 +48,16 @@ PYBIND11_MODULE(_core, m) {
       PyErr_SetString(PyExc_IndexError, e.what());
     } catch (const MemoryError& e) {
       PyErr_SetString(PyExc_MemoryError, e.what());
+    } catch (const NumericError& e) {
+      PyErr_SetString(PyExc_FloatingPointError, e.what());
     } catch (const Error& e) {
       PyErr_SetString(PyExc_RuntimeError, e.what());
     }
   });
 
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  m.def("set_nan_check", &set_nan_check, py::arg("enabled"));
+  m.def("nan_check_enabled", &nan_check_enabled);
   m.def("get_num_threads", &get_num_threads);
   m.def("op_names", [] { return OpRegistry::instance().names(); });
   m.def("infer", [](const std::string& op, const py::dict& attrs, const py::list& metas) {

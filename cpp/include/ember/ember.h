@@ -5,6 +5,7 @@
 #include "ember/dtype.h"
 #include "ember/error.h"
 #include "ember/graph.h"
+#include "ember/nan_check.h"
 #include "ember/op.h"
 #include "ember/optimizer.h"
 #include "ember/plan.h"

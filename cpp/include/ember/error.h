@@ -15,6 +15,7 @@ struct ValueError : Error { using Error::Error; };   // -> ValueError
 struct TypeError : Error { using Error::Error; };    // -> TypeError
 struct IndexError : Error { using Error::Error; };   // -> IndexError
 struct MemoryError : Error { using Error::Error; };  // -> MemoryError
+struct NumericError : Error { using Error::Error; }; // -> FloatingPointError (the NaN check)
 
 namespace detail {
 template <class... Args>

@@ -1,8 +1,10 @@
 #include "ember/plan.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
+#include "ember/nan_check.h"
 #include "ember/rng.h"
 #include "graph/memory_planner.h"
 
@@ -69,6 +71,18 @@ static auto with_layer_name(const Node& n, F&& f) -> decltype(f()) {
 static std::string node_label(const Node& n) {
   if (!n.name.empty()) return "'" + n.name + "'";
   return n.kind == NodeKind::op ? "op '" + n.op + "'" : "node";
+}
+
+// The NaN check: throws NumericError if `t` holds a NaN or an infinity (`what` says which
+// tensor of the op it is).
+static void check_finite(const Node& n, const Tensor& t, const std::string& what) {
+  const int64_t i = first_non_finite(t);
+  if (i < 0) return;
+  const double v = t.dtype() == DType::f32 ? t.data<float>()[i] : t.data<double>()[i];
+  throw NumericError(detail::concat(
+      "NaN check: op '", n.op, "'", n.name.empty() ? "" : " (layer '" + n.name + "')",
+      " produced ", std::isnan(v) ? "NaN" : "an infinity", " in ", what, " (element ", i,
+      " of shape ", shape_str(t.shape()), ")"));
 }
 
 Plan::Plan(const Graph& g, PlanSpec spec, const std::vector<Shape>& feed_shapes,
@@ -335,6 +349,7 @@ void Plan::run(const std::vector<Tensor>& feeds, const ParamArena* arena,
     }
   }
 
+  const bool check = nan_check_enabled();
   OpContext ctx;
   for (const Step& s : p.forward) {
     const Node& n = g.node(s.node);
@@ -347,6 +362,7 @@ void Plan::run(const std::vector<Tensor>& feeds, const ParamArena* arena,
     ctx.training = p.spec.training;
     ctx.seed = rng_key(seed, static_cast<uint64_t>(s.node));
     with_layer_name(n, [&] { n.def->forward(ctx); });
+    if (check) check_finite(n, *ctx.output, "its output, in the forward pass");
   }
   if (p.backward.empty()) return;
 
@@ -389,6 +405,11 @@ void Plan::run(const std::vector<Tensor>& feeds, const ParamArena* arena,
       const Tensor& dst = p.grads[s.scratch[j].target];
       dispatch_float(dst.dtype(), "plan", [&](auto t) { add_into<decltype(t)>(dst, scratch[j]); });
     }
+    if (check)
+      for (size_t k = 0; k < n.inputs.size(); ++k)
+        if (gc.grad_in[k] != nullptr)
+          check_finite(n, p.grads[n.inputs[k]],
+                       detail::concat("the gradient of its input ", k, ", in the backward pass"));
   }
 }
 

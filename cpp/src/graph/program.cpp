@@ -75,7 +75,11 @@ std::vector<double> Program::train_step(const std::vector<Tensor>& x, const std:
   std::vector<Tensor> feeds = joined(x, y);
   Plan& plan = plan_for(kTrain, feeds);
   arena_->zero_grads();
-  plan.run(feeds, arena_.get(), {Tensor()}, rng_key(seed_, steps_++));
+  try {
+    plan.run(feeds, arena_.get(), {Tensor()}, rng_key(seed_, steps_++));
+  } catch (const NumericError& e) {
+    throw NumericError(detail::concat(e.what(), ", at training step ", steps_));
+  }
   opt_->step(*arena_, lr);
   return scalars(plan);
 }

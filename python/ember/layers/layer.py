@@ -248,7 +248,8 @@ class Layer:
     def __call__(self, *args, **kwargs):
         inputs = args[0] if args else kwargs.pop("inputs")
         args = args[1:]
-        flat = _flatten(inputs)
+        flat = _flatten(inputs) + _flatten(list(args)) + _flatten(
+            [v for k, v in kwargs.items() if "mask" not in k])
         if any(isinstance(x, SymbolicTensor) for x in flat):
             return self._symbolic_call(inputs, args, kwargs)
         return self._eager_call(inputs, args, kwargs)
@@ -277,7 +278,10 @@ class Layer:
             raise type(e)(
                 f"Exception encountered when calling {type(self).__name__} '{self.name}': {e}"
             ) from None
-        flat_inputs = [t for t in _flatten(inputs) if isinstance(t, SymbolicTensor)]
+        # Every tensor argument (MultiHeadAttention's value, an RNN's initial_state) is an input
+        # of the call, so model structure finds the layers that made it.
+        flat_inputs = [t for t in _flatten(inputs) + _flatten(list(args)) + _flatten(
+            [v for k, v in kwargs.items() if "mask" not in k]) if isinstance(t, SymbolicTensor)]
         for t in _flatten(outputs):
             if not isinstance(t, SymbolicTensor) or any(t is i for i in flat_inputs):
                 continue  # a pass-through output stays the product of whoever made it

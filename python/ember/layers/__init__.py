@@ -1,6 +1,7 @@
 """ember.layers: Keras 3 layers."""
 from ember.layers.activation import Activation
 from ember.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from ember.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
 from ember.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose
 from ember.layers.convolutional import Conv1D, Conv2D, Conv3D
 from ember.layers.core_utils import (
@@ -11,8 +12,10 @@ from ember.layers.depthwise import (
     DepthwiseConv1D, DepthwiseConv2D, SeparableConv1D, SeparableConv2D,
 )
 from ember.layers.dropout import Dropout, SpatialDropout1D, SpatialDropout2D, SpatialDropout3D
+from ember.layers.embedding import Embedding, Masking
 from ember.layers.input_layer import Input, InputLayer
 from ember.layers.layer import Layer
+from ember.layers.layer_normalization import LayerNormalization, UnitNormalization
 from ember.layers.merging import (
     Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
     concatenate, dot, maximum, minimum, multiply, subtract,
@@ -23,11 +26,13 @@ from ember.layers.pooling import (
     GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
     GlobalMaxPooling3D, MaxPooling1D, MaxPooling2D, MaxPooling3D,
 )
+from ember.layers.recurrent import GRU, LSTM, SimpleRNN
 from ember.layers.resampling import (
     Cropping1D, Cropping2D, Cropping3D, UpSampling1D, UpSampling2D, UpSampling3D,
     ZeroPadding1D, ZeroPadding2D, ZeroPadding3D,
 )
 from ember.layers.reshaping import Flatten, Reshape
+from ember.layers.wrappers import Bidirectional, TimeDistributed
 from ember.saving import deserialize_object, serialize_object
 
 __all__ = [
@@ -48,6 +53,12 @@ __all__ += [
     "RepeatVector", "Rescaling", "Softmax", "Subtract", "add", "average", "concatenate", "dot",
     "maximum", "minimum", "multiply", "subtract",
 ]
+# Attention and the normalizations Transformers use.
+__all__ += ["AdditiveAttention", "Attention", "LayerNormalization", "MultiHeadAttention",
+            "UnitNormalization"]
+# Recurrent layers and what feeds them.
+__all__ += ["Bidirectional", "Embedding", "GRU", "LSTM", "Masking", "SimpleRNN",
+            "TimeDistributed"]
 
 
 # The classes `deserialize` knows without custom_objects: every exported class (not `Input`,

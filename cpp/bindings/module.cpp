@@ -1,6 +1,8 @@
 // ember._core: the pybind11 module. Conversion only; all logic lives in the core.
 #include <pybind11/stl.h>
 
+#include <cstring>
+
 #include "convert.h"
 #include "ember/eager.h"
 #include "ember/ember.h"
@@ -120,6 +122,16 @@ PYBIND11_MODULE(_core, m) {
         py::list out;
         for (auto& t : o.slots()) out.append(to_array(t));
         return out;
+      })
+      // Restores slots saved with a model; checked against the arena on the next step.
+      .def("set_slots", [](Optimizer& o, const py::sequence& arrays) {
+        std::vector<Tensor> slots;
+        for (const Tensor& t : to_tensors(arrays)) {
+          Tensor copy(t.shape(), t.dtype());
+          std::memcpy(copy.raw(), t.raw(), t.size() * dtype_size(t.dtype()));
+          slots.push_back(copy);
+        }
+        o.slots() = std::move(slots);
       });
 
   py::class_<Plan>(m, "Plan")
@@ -155,6 +167,8 @@ PYBIND11_MODULE(_core, m) {
            py::arg("outputs"), py::arg("loss"), py::arg("metrics"))
       .def("set_optimizer", &Program::set_optimizer)
       .def("set_seed", &Program::set_seed)
+      .def_property_readonly("seed", &Program::seed)
+      .def_property("steps", &Program::steps, &Program::set_steps)
       .def("train_step", [](Program& p, const py::sequence& x, const py::sequence& y, double lr) {
         return p.train_step(to_tensors(x), to_tensors(y), lr);
       })

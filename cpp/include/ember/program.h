@@ -23,7 +23,12 @@ class Program {
  public:
   Program(std::shared_ptr<const Graph> graph, std::shared_ptr<ParamArena> arena, ProgramSpec spec);
   void set_optimizer(std::shared_ptr<Optimizer> opt) { opt_ = std::move(opt); }
+  // The random stream of training steps (dropout masks): step k draws from (seed, k). Saved
+  // with a model so that training resumes with the masks it would have drawn.
   void set_seed(uint64_t seed) { seed_ = seed; }
+  uint64_t seed() const { return seed_; }
+  uint64_t steps() const { return steps_; }
+  void set_steps(uint64_t steps) { steps_ = steps; }
   // Returns [loss, metrics...] of this batch; updates the parameters.
   std::vector<double> train_step(const std::vector<Tensor>& x, const std::vector<Tensor>& y,
                                  double lr);

@@ -40,6 +40,7 @@ class SymbolicTensor:
         self._layer = None  # the layer whose call produced this tensor, for model structure
         self._history = None  # (layer, input tensors) of the outermost call that returned it
         self._keras_mask = None  # 1/0 per timestep (Keras's mask), set by mask-aware layers
+        self._call = None  # (CallRecord, output index) of the outermost layer call returning it
 
     @property
     def ndim(self):

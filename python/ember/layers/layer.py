@@ -255,6 +255,8 @@ class Layer:
         return self._eager_call(inputs, args, kwargs)
 
     def _symbolic_call(self, inputs, args, kwargs):
+        # What the caller passed, for the model config (masks are recomputed on replay).
+        record = CallRecord(self, (inputs,) + tuple(args), dict(kwargs))
         if not self._call_has_training:
             kwargs.pop("training", None)
         try:
@@ -282,12 +284,14 @@ class Layer:
         # of the call, so model structure finds the layers that made it.
         flat_inputs = [t for t in _flatten(inputs) + _flatten(list(args)) + _flatten(
             [v for k, v in kwargs.items() if "mask" not in k]) if isinstance(t, SymbolicTensor)]
-        for t in _flatten(outputs):
+        record.outputs = _flatten(outputs)
+        for index, t in enumerate(record.outputs):
             if not isinstance(t, SymbolicTensor) or any(t is i for i in flat_inputs):
                 continue  # a pass-through output stays the product of whoever made it
             if t._layer is None:
                 t._layer = self
             t._history = (self, flat_inputs)  # the outermost call returning t sets it last
+            t._call = (record, index)
         return outputs
 
     def _set_output_masks(self, inputs, outputs, previous_mask):
@@ -339,6 +343,16 @@ class Layer:
 
     def __repr__(self):
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+class CallRecord:
+    """One symbolic call of a layer: its arguments (tensors included) and flat outputs. Functional
+    models serialize their graph as these calls (Keras's inbound nodes) and replay them."""
+
+    __slots__ = ("layer", "args", "kwargs", "outputs")
+
+    def __init__(self, layer, args, kwargs):
+        self.layer, self.args, self.kwargs, self.outputs = layer, args, kwargs, []
 
 
 def _mask_of(x):

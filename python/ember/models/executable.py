@@ -16,8 +16,9 @@ _FUSABLE_WITH_SOFTMAX = ("categorical_crossentropy", "sparse_categorical_crossen
 class CompiledStep:
     """One C++ program with the Python objects that read its results."""
 
-    def __init__(self, program, metric_objects, names):
+    def __init__(self, program, metric_objects, names, training):
         self.program = program
+        self.training = training
         self.metrics = metric_objects  # parallel to the values after the loss
         self.names = names
 
@@ -106,9 +107,14 @@ class Executable:
         program = core.Program(b.graph, self.arena, in_ids, target_ids, out_ids, loss_id,
                                metric_ids)
         program.set_optimizer(model.optimizer.core_optimizer())
-        program.set_seed(rng.next_seed())
+        restored = model.__dict__.pop("_restored_train_rng", None) if training else None
+        if restored is not None:  # a loaded model resumes its random stream
+            program.set_seed(restored[0])
+            program.steps = restored[1]
+        else:
+            program.set_seed(rng.next_seed())
         names = ["loss"] + [m.name for m in metric_objects]
-        return CompiledStep(program, metric_objects, names)
+        return CompiledStep(program, metric_objects, names, training)
 
 
 def _fuse_softmax(loss, out):

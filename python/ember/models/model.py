@@ -184,9 +184,15 @@ class Model(Trainer, Layer):
     def get_config(self):
         if not self._functional:
             return Layer.get_config(self)
-        raise NotImplementedError(
-            "get_config of functional models comes with model saving; it is not implemented yet"
-        )
+        from ember.models.functional_config import functional_config
+        return functional_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        if "layers" in config and "input_layers" in config:
+            from ember.models.functional_config import functional_from_config
+            return functional_from_config(cls, config, custom_objects)
+        return super().from_config(config)
 
 
 def _output_name(tensor, index):

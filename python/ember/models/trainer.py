@@ -23,6 +23,20 @@ class Trainer:
         self._executable = None
         self._loss_tracker = metrics_module.Mean(name="loss")
 
+    # ---- saving ---------------------------------------------------------------------------
+    def save(self, filepath, overwrite=True, include_optimizer=True, **kwargs):
+        """One file with the architecture, the weights and the optimizer state (.ember)."""
+        from ember.saving.model_io import save_model
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath, overwrite=True):
+        from ember.saving.model_io import save_weights
+        save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        from ember.saving.model_io import load_weights
+        load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
     # ---- compile --------------------------------------------------------------------------
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
                 weighted_metrics=None, run_eagerly=False, steps_per_execution=1,

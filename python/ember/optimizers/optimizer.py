@@ -41,6 +41,7 @@ class Optimizer:
         self.name = name or _snake(type(self).__name__)
         self._core = None
         self._iterations = 0
+        self._pending_slots = None
 
     # The rule's own hyperparameters, as a dict for the C++ side.
     def _rule_config(self):
@@ -58,6 +59,9 @@ class Optimizer:
         if self._core is None:
             self._core = core.Optimizer(self._core_config())
             self._core.iterations = self._iterations
+            if self._pending_slots is not None:  # state loaded with a saved model
+                self._core.set_slots(self._pending_slots)
+                self._pending_slots = None
         return self._core
 
     @property

@@ -41,6 +41,10 @@ class Embedding(Layer):
         self.built = True
 
     def call(self, inputs):
+        if not str(inputs.dtype).startswith("int"):
+            # Keras casts float ids to int32; ember insists they be whole numbers.
+            inputs = ops.apply_op("cast", [inputs], {"dtype": "int32", "integral_only": True},
+                                  cast=False)
         return ops.embedding(self.embeddings, inputs)
 
     def compute_mask(self, inputs, previous_mask):

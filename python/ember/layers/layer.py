@@ -378,6 +378,8 @@ def _as_input_array(a, dtype, layer):
             f"{type(layer).__name__} '{layer.name}': expected a numeric input array, received "
             f"an array of dtype {a.dtype}"
         )
-    if a.dtype.kind in "biuf" and a.dtype != dtype:
-        a = a.astype(dtype, copy=False)
+    if a.dtype.kind == "f" and a.dtype != dtype:  # floats take the layer's dtype; integers
+        a = a.astype(dtype, copy=False)         # (token ids) stay integers, as in Keras
+    elif a.dtype.kind == "b":
+        a = a.astype(dtype)
     return np.asarray(a, order="C")

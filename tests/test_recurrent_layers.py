@@ -298,3 +298,48 @@ def test_sequence_to_sequence_bidirectional_masked_trains_and_saves(tmp_path):
     model.save(tmp_path / "s2s.ember")
     loaded = ember.models.load_model(tmp_path / "s2s.ember")
     np.testing.assert_array_equal(loaded.predict(ids[1000:], verbose=0), pred)
+
+
+# ---------------------------------------------------------------- Keras parity (optional)
+@pytest.fixture(scope="module")
+def keras():
+    import os
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    return pytest.importorskip("keras")
+
+
+@pytest.mark.parametrize("kind, kwargs", [
+    ("LSTM", {"return_sequences": True}),
+    ("GRU", {"go_backwards": True, "return_state": True}),
+    ("GRU", {"reset_after": False, "return_sequences": True}),
+    ("SimpleRNN", {"return_sequences": True, "activation": "relu"}),
+])
+def test_layers_match_keras_with_masks(keras, kind, kwargs):
+    x, mask = masked_inputs(np.random.default_rng(8))
+    theirs = getattr(keras.layers, kind)(5, **kwargs)
+    want = theirs(x, mask=mask.astype(bool))
+    ours = getattr(layers, kind)(5, **kwargs)
+    ours(x)
+    ours.set_weights([keras.ops.convert_to_numpy(w) for w in theirs.get_weights()])
+    got = ours(x, mask=mask)
+    want = want if isinstance(want, (list, tuple)) else [want]
+    got = got if isinstance(got, (list, tuple)) else [got]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, keras.ops.convert_to_numpy(w), rtol=1e-5, atol=1e-5)
+
+
+def test_bidirectional_model_matches_keras(keras):
+    rng = np.random.default_rng(9)
+    ids = _padded_tokens(rng, 6, 7, 15)
+
+    def build(lib):
+        inp = lib.Input((7,), dtype="int32")
+        h = lib.layers.Embedding(15, 4, mask_zero=True)(inp)
+        h = lib.layers.Bidirectional(lib.layers.LSTM(3, return_sequences=True))(h)
+        h = lib.layers.Bidirectional(lib.layers.GRU(3), merge_mode="sum")(h)
+        return lib.Model(inp, lib.layers.Dense(2)(h))
+
+    theirs, ours = build(keras), build(ember)
+    ours.set_weights([keras.ops.convert_to_numpy(w) for w in theirs.get_weights()])
+    np.testing.assert_allclose(ours.predict(ids, verbose=0),
+                               keras.ops.convert_to_numpy(theirs(ids)), rtol=1e-5, atol=1e-5)

@@ -222,7 +222,7 @@ def test_unknown_optimizer_name_lists_valid_ones():
 def test_unknown_loss_name_lists_valid_ones():
     with pytest.raises(ValueError, match=r"unknown loss 'mean_squared_eror'; valid names: "
                                          r"\[.*'mean_squared_error'.*'sparse_categorical_"
-                                         r"crossentropy'\]"):
+                                         r"crossentropy'.*\]"):
         _fresh().compile(optimizer="sgd", loss="mean_squared_eror")
 
 
@@ -298,8 +298,8 @@ def test_compile_without_loss_cannot_fit():
     ({"validation_split": 1.0}, r"validation_split must be in \[0, 1\), received 1.0"),
     ({"validation_split": 0.96}, r"validation_split=0.96 leaves no samples for training "
                                  r"out of 20"),
-    ({"validation_data": (1, 2, 3)}, r"validation_data must be a tuple \(x_val, y_val\), "
-                                     r"received 3 items"),
+    ({"validation_data": (1, 2, 3, 4)}, r"validation_data must be a tuple \(x_val, y_val\) or "
+                                        r"\(x_val, y_val, val_sample_weight\), received 4 items"),
 ])
 def test_bad_fit_arguments(kwargs, match):
     model = _mnist_like_model()
@@ -308,10 +308,7 @@ def test_bad_fit_arguments(kwargs, match):
         model.fit(x, y, **{"verbose": 0, **kwargs})
 
 
-def test_unsupported_fit_features_are_refused_not_ignored():
+def test_unsupported_compile_features_are_refused_not_ignored():
     model = _mnist_like_model()
-    x, y = _data()
-    with pytest.raises(NotImplementedError, match=r"sample_weight"):
-        model.fit(x, y, sample_weight=np.ones(20), verbose=0)
-    with pytest.raises(NotImplementedError, match=r"class_weight"):
-        model.fit(x, y, class_weight={0: 2.0}, verbose=0)
+    with pytest.raises(NotImplementedError, match=r"weighted_metrics"):
+        model.compile(optimizer="sgd", loss="mse", weighted_metrics=["mae"])

@@ -59,30 +59,42 @@ class Executable:
             self._predict = core.Program(b.graph, self.arena, in_ids, [], out_ids, -1, [])
         return self._predict
 
-    def step(self, training, ys):
-        """The train (training=True) or test program for labels shaped like `ys`."""
+    def step(self, training, ys, ws=None):
+        """The train (training=True) or test program for labels shaped like `ys`; with sample
+        weights `ws` (one array per output), the program takes them as further targets."""
         inputs, outputs = self.model._trace(training=training)
-        key = (id(outputs[0]), tuple((a.shape[1:], str(a.dtype)) for a in ys))
+        key = (id(outputs[0]), tuple((a.shape[1:], str(a.dtype)) for a in ys),
+               None if ws is None else tuple(w.shape[1:] for w in ws))
         found = self._steps.get(key)
         if found is None:
-            found = self._build_step(inputs, outputs, ys, training)
+            found = self._build_step(inputs, outputs, ys, training, ws)
             self._steps[key] = found
         return found
 
-    def _build_step(self, inputs, outputs, ys, training):
+    def _build_step(self, inputs, outputs, ys, training, ws=None):
         model = self.model
         b, in_ids = self._builder(inputs)
         out_ids = [b.lower(t) for t in outputs]
         targets, loss_terms, metric_terms, metric_objects, names = [], [], [], [], []
+        weight_targets = []
         multi = len(outputs) > 1
         for k, (out, y) in enumerate(zip(outputs, ys)):
             loss = model._compiled_losses[k]
             prefix = f"{model._output_names[k]}_" if multi else ""
             y_sym = input_tensor((None,) + y.shape[1:], str(y.dtype), name=f"{prefix}target")
             targets.append(y_sym)
+            w_sym = None
+            if ws is not None:
+                w_sym = input_tensor((None,) + ws[k].shape[1:], self.dtype,
+                                     name=f"{prefix}sample_weight")
+                weight_targets.append(w_sym)
             if loss is not None:
-                loss_fn, prediction = _fuse_softmax(loss, out)
-                term = loss_fn(y_sym, prediction)
+                mask = getattr(out, "_keras_mask", None)
+                if w_sym is None and mask is None:
+                    loss_fn, prediction = _fuse_softmax(loss, out)
+                    term = loss_fn(y_sym, prediction)
+                else:  # per-sample losses, weighted and masked as Keras reduces them
+                    term = loss(y_sym, out, sample_weight=w_sym, mask=mask)
                 if multi:
                     metric_terms.append(term)
                     metric_objects.append(metrics_module.Mean(name=f"{prefix}loss"))
@@ -101,7 +113,7 @@ class Executable:
         total = loss_terms[0]
         for term in loss_terms[1:] + model._trace_losses(training):
             total = ops.add(total, term)
-        target_ids = [b.lower(t) for t in targets]
+        target_ids = [b.lower(t) for t in targets + weight_targets]
         loss_id = b.lower(total)
         metric_ids = [b.lower(t) for t in metric_terms]
         program = core.Program(b.graph, self.arena, in_ids, target_ids, out_ids, loss_id,

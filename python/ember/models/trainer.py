@@ -106,6 +106,39 @@ class Trainer:
         data.check_lengths(xs, ys)
         return xs, ys
 
+    def _sample_weights(self, sample_weight, class_weight, ys, what):
+        """One float array of per-sample weights per output (Keras's rules), or None."""
+        if sample_weight is None and class_weight is None:
+            return None
+        dtype = self._executable_for().dtype
+        n = len(ys[0])
+        if class_weight is not None:
+            if len(ys) > 1:
+                raise ValueError(f"{what}: `class_weight` is only supported for models with a "
+                                 f"single output; model '{self.name}' has {len(ys)}")
+            if not isinstance(class_weight, dict):
+                raise TypeError(f"{what}: `class_weight` must be a dict of class index to "
+                                f"weight, received {type(class_weight).__name__}")
+            if sample_weight is not None:
+                raise ValueError(f"{what}: pass `sample_weight` or `class_weight`, not both")
+            y = ys[0]
+            if y.ndim > 1:
+                y = np.argmax(y, axis=-1) if y.shape[-1] != 1 else np.squeeze(y, -1)
+            labels = np.round(y).astype(np.int64).reshape(n, -1)[:, 0]
+            return [np.array([class_weight.get(int(c), 1.0) for c in labels], dtype=dtype)]
+        weights = sample_weight if isinstance(sample_weight, (list, tuple)) else [sample_weight]
+        if len(weights) != len(ys):
+            raise ValueError(f"{what}: expected {len(ys)} sample_weight arrays (one per output), "
+                             f"received {len(weights)}")
+        out = []
+        for w in weights:
+            w = np.ones(n, dtype=dtype) if w is None else np.asarray(w, dtype=dtype)
+            if w.ndim == 0 or len(w) != n:
+                raise ValueError(f"{what}: sample_weight must have one entry per sample ({n}), "
+                                 f"received shape {w.shape}")
+            out.append(np.ascontiguousarray(w))
+        return out
+
     def _split_inputs(self, x):
         if x is None:
             raise ValueError("expected input data x, received None")
@@ -147,23 +180,24 @@ class Trainer:
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
         self._assert_compiled("fit")
-        if class_weight is not None or sample_weight is not None:
-            raise NotImplementedError("fit: class_weight and sample_weight are not supported yet")
         if y is None:
             raise ValueError("fit: expected labels y, received None")
         batch_size = _batch_size(batch_size)
         xs, ys = self._prepare(x, y, "fit")
+        ws = self._sample_weights(sample_weight, class_weight, ys, "fit")
         if validation_split and validation_data is None:
-            (xs, ys), (vx, vy) = data.split_validation(xs, ys, validation_split)
-            validation_data = (vx, vy)
+            arrays = ys + (ws or [])
+            (xs, arrays), (vx, vy) = data.split_validation(xs, arrays, validation_split)
+            ys, ws = arrays[:len(ys)], (arrays[len(ys):] or None)
+            validation_data = (vx, vy[:len(ys)]) + ((vy[len(ys):],) if ws else ())
         elif validation_data is not None:
-            if len(validation_data) != 2:
+            if len(validation_data) not in (2, 3):
                 raise ValueError(
-                    "fit: validation_data must be a tuple (x_val, y_val), received "
-                    f"{len(validation_data)} items"
+                    "fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+                    f"val_sample_weight), received {len(validation_data)} items"
                 )
         exe = self._executable_for()
-        step = exe.step(True, ys)
+        step = exe.step(True, ys, ws)
         n = len(xs[0])
         steps = steps_per_epoch or data.num_batches(n, batch_size)
         verbose = _verbose(verbose)
@@ -181,8 +215,8 @@ class Trainer:
         for epoch in range(initial_epoch, epochs):
             self._reset_trackers(step)
             cbs.on_epoch_begin(epoch)
-            for i, (bx, by) in enumerate(self._epoch_batches(xs, ys, batch_size, shuffle, steps,
-                                                             generator)):
+            for i, (bx, by) in enumerate(self._epoch_batches(xs, ys + (ws or []), batch_size,
+                                                             shuffle, steps, generator)):
                 cbs.on_train_batch_begin(i)
                 values = step.program.train_step(bx, by, self._learning_rate())
                 self._record(step, values, len(bx[0]))
@@ -193,6 +227,8 @@ class Trainer:
             epoch_logs = dict(logs)
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
                 val = self.evaluate(validation_data[0], validation_data[1],
+                                    sample_weight=(validation_data[2] if len(validation_data) > 2
+                                                   else None),
                                     batch_size=validation_batch_size or batch_size, verbose=0,
                                     steps=validation_steps, return_dict=True, _quiet=True,
                                     callbacks=cbs)  # as Keras: validation fires on_test_*
@@ -221,13 +257,13 @@ class Trainer:
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False, _quiet=False, **kwargs):
         self._assert_compiled("evaluate")
-        if sample_weight is not None:
-            raise NotImplementedError("evaluate: sample_weight is not supported yet")
         if y is None:
             raise ValueError("evaluate: expected labels y, received None")
         batch_size = _batch_size(batch_size)
         xs, ys = self._prepare(x, y, "evaluate")
-        step = self._executable_for().step(False, ys)
+        ws = self._sample_weights(sample_weight, None, ys, "evaluate")
+        step = self._executable_for().step(False, ys, ws)
+        ys = ys + (ws or [])  # the weights travel with the labels, as the program's targets
         total = data.num_batches(len(xs[0]), batch_size)
         steps = min(steps or total, total)
         verbose = _verbose(verbose)
@@ -277,18 +313,18 @@ class Trainer:
     # ---- single batches -------------------------------------------------------------------
     def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
         self._assert_compiled("train_on_batch")
-        if sample_weight is not None or class_weight is not None:
-            raise NotImplementedError("train_on_batch: sample_weight/class_weight not supported yet")
         xs, ys = self._prepare(x, y, "train_on_batch")
-        step = self._executable_for().step(True, ys)
-        values = step.program.train_step(xs, ys, self._learning_rate())
+        ws = self._sample_weights(sample_weight, class_weight, ys, "train_on_batch")
+        step = self._executable_for().step(True, ys, ws)
+        values = step.program.train_step(xs, ys + (ws or []), self._learning_rate())
         return _single_result(step, values, return_dict)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._assert_compiled("test_on_batch")
         xs, ys = self._prepare(x, y, "test_on_batch")
-        step = self._executable_for().step(False, ys)
-        values = step.program.test_step(xs, ys)
+        ws = self._sample_weights(sample_weight, None, ys, "test_on_batch")
+        step = self._executable_for().step(False, ys, ws)
+        values = step.program.test_step(xs, ys + (ws or []))
         return _single_result(step, values, return_dict)
 
     def predict_on_batch(self, x):

@@ -24,6 +24,7 @@ def log_model():
 def test_off_by_default_nan_flows_through():
     assert not ember.config.is_nan_check_enabled()
     model = log_model()
+    model.layers[0].set_weights([np.ones((3, 4)), np.zeros(4)])
     out = model.predict(-np.ones((2, 3)) * 100, verbose=0)
     assert np.isnan(out).any()
 

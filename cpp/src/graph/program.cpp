@@ -49,16 +49,19 @@ Plan& Program::plan_for(Mode mode, const std::vector<Tensor>& feeds) {
   return ref;
 }
 
+// The loss, then every element of every metric output (a metric's batch value is a scalar or,
+// for metrics that keep sums such as confusion counts, a vector).
 std::vector<double> Program::scalars(const Plan& plan) const {
   std::vector<double> out;
   auto read = [&](int id) {
     Tensor t = plan.value(id);
-    return dispatch_float(t.dtype(), "program", [&](auto v) {
-      return static_cast<double>(*t.data<decltype(v)>());
+    dispatch_float(t.dtype(), "program", [&](auto v) {
+      const auto* p = t.data<decltype(v)>();
+      for (int64_t i = 0; i < t.size(); ++i) out.push_back(static_cast<double>(p[i]));
     });
   };
-  out.push_back(read(spec_.loss));
-  for (int id : spec_.metrics) out.push_back(read(id));
+  read(spec_.loss);
+  for (int id : spec_.metrics) read(id);
   return out;
 }
 

@@ -21,6 +21,10 @@ class Metric:
         self._total += float(value) * weight
         self._count += weight
 
+    def record(self, values, batch_size):
+        """Adds what the compiled step computed for one batch (here: its mean)."""
+        self.accumulate(values[0], batch_size)
+
     def result(self):
         return self._total / self._count if self._count else 0.0
 
@@ -128,7 +132,13 @@ _BY_NAME = {
 }
 _CLASSES = {c.__name__: c for c in (BinaryAccuracy, CategoricalAccuracy,
                                     SparseCategoricalAccuracy, MeanSquaredError,
-                                    MeanAbsoluteError)}
+                                    MeanAbsoluteError, Mean)}
+
+
+def register(classes, names):
+    """Adds metric classes (and their string names) defined in other modules of the package."""
+    _CLASSES.update({c.__name__: c for c in classes})
+    _BY_NAME.update(names)
 
 
 def resolve_accuracy(loss_op, y_true_shape, y_pred_shape, name):

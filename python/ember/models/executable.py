@@ -16,9 +16,10 @@ _FUSABLE_WITH_SOFTMAX = ("categorical_crossentropy", "sparse_categorical_crossen
 class CompiledStep:
     """One C++ program with the Python objects that read its results."""
 
-    def __init__(self, program, metric_objects, names, training):
+    def __init__(self, program, metric_objects, names, training, sizes):
         self.program = program
         self.training = training
+        self.sizes = sizes  # values each metric's output contributes to the step's results
         self.metrics = metric_objects  # parallel to the values after the loss
         self.names = names
 
@@ -126,7 +127,8 @@ class Executable:
         else:
             program.set_seed(rng.next_seed())
         names = ["loss"] + [m.name for m in metric_objects]
-        return CompiledStep(program, metric_objects, names, training)
+        sizes = [int(np.prod(t.shape)) for t in metric_terms]
+        return CompiledStep(program, metric_objects, names, training, sizes)
 
 
 def _fuse_softmax(loss, out):
@@ -146,8 +148,9 @@ def _metric_object(spec, loss, y, out):
         loss_op = getattr(loss, "op", None)
         return metrics_module.resolve_accuracy(loss_op, y.shape, out.shape, name=spec)
     metric = metrics_module.get(spec)
-    if not isinstance(metric, metrics_module.MeanMetricWrapper):
-        raise ValueError(f"metric {spec!r} cannot be compiled into the model")
+    if not hasattr(metric, "symbolic"):
+        raise ValueError(f"metric {spec!r} cannot be compiled into the model: it has no "
+                         "symbolic form (Mean and Sum take values through update_state)")
     return metric
 
 

@@ -161,8 +161,10 @@ class Trainer:
 
     def _record(self, step, values, batch_size):
         self._loss_tracker.accumulate(values[0], batch_size)
-        for m, v in zip(step.metrics, values[1:]):
-            m.accumulate(v, batch_size)
+        at = 1
+        for m, size in zip(step.metrics, step.sizes):
+            m.record(values[at:at + size], batch_size)
+            at += size
 
     def _reset_trackers(self, step):
         self._loss_tracker.reset_state()

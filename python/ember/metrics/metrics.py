@@ -28,6 +28,13 @@ class Metric:
     def result(self):
         return self._total / self._count if self._count else 0.0
 
+    def get_state(self):
+        """The accumulated state as JSON-able values (checkpoints of an interrupted fit)."""
+        return [self._total, self._count]
+
+    def set_state(self, state):
+        self._total, self._count = float(state[0]), float(state[1])
+
     def get_config(self):
         return {"name": self.name, "dtype": self.dtype}
 

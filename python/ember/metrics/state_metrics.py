@@ -34,6 +34,12 @@ class StateMetric(Metric):
         values = np.asarray(values, dtype="float64")
         self._state = values.copy() if self._state is None else self._state + values
 
+    def get_state(self):
+        return None if self._state is None else self._state.tolist()
+
+    def set_state(self, state):
+        self._state = None if state is None else np.asarray(state, dtype="float64")
+
     def update_state(self, y_true, y_pred, sample_weight=None):
         if sample_weight is not None:
             raise NotImplementedError(f"{self.name}: sample_weight is not supported yet")

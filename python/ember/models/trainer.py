@@ -24,10 +24,12 @@ class Trainer:
         self._loss_tracker = metrics_module.Mean(name="loss")
 
     # ---- saving ---------------------------------------------------------------------------
-    def save(self, filepath, overwrite=True, include_optimizer=True, **kwargs):
+    def save(self, filepath, overwrite=True, include_optimizer=True, _extra_metadata=None,
+             **kwargs):
         """One file with the architecture, the weights and the optimizer state (.ember)."""
         from ember.saving.model_io import save_model
-        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer)
+        save_model(self, filepath, overwrite=overwrite, include_optimizer=include_optimizer,
+                   extra_metadata=_extra_metadata)
 
     def save_weights(self, filepath, overwrite=True):
         from ember.saving.model_io import save_weights
@@ -166,6 +168,14 @@ class Trainer:
             m.record(values[at:at + size], batch_size)
             at += size
 
+    def _tracker_states(self, step):
+        """The running means of the loss and metrics (for BackupAndRestore)."""
+        return [m.get_state() for m in [self._loss_tracker] + list(step.metrics)]
+
+    def _restore_trackers(self, step, states):
+        for m, state in zip([self._loss_tracker] + list(step.metrics), states):
+            m.set_state(state)
+
     def _reset_trackers(self, step):
         self._loss_tracker.reset_state()
         for m in step.metrics:
@@ -211,21 +221,38 @@ class Trainer:
                 self.history = cb
         self.stop_training = False
         generator = rng.numpy_generator()
+        self._fit_generator = generator  # its state is part of a BackupAndRestore backup
         cbs.on_train_begin()
+        # BackupAndRestore may have restored an interrupted run: where it stopped.
+        resume = self.__dict__.pop("_fit_resume", None)
+        first_epoch, skip = initial_epoch, 0
+        if resume is not None:
+            first_epoch, skip = resume["epoch"], resume["batch"]
+            generator.bit_generator.state = resume["generator"]
         logs = {}
         training_logs = None  # Keras hands on_train_end the last epoch's logs (with val_*)
-        for epoch in range(initial_epoch, epochs):
-            self._reset_trackers(step)
+        for epoch in range(first_epoch, epochs):
+            if skip:  # the resumed epoch's running means go on from the saved ones
+                self._restore_trackers(step, resume["trackers"])
+            else:
+                self._reset_trackers(step)
+            # Where this epoch starts, for BackupAndRestore: its data order and its means.
+            self._fit_position = {"epoch": epoch, "batch": skip,
+                                  "generator": generator.bit_generator.state}
             cbs.on_epoch_begin(epoch)
             for i, (bx, by) in enumerate(self._epoch_batches(xs, ys + (ws or []), batch_size,
                                                              shuffle, steps, generator)):
+                if i < skip:  # done before the interruption: same order, not trained again
+                    continue
                 cbs.on_train_batch_begin(i)
                 values = step.program.train_step(bx, by, self._learning_rate())
                 self._record(step, values, len(bx[0]))
+                self._fit_position["batch"] = i + 1
                 logs = self._logs(step)
                 cbs.on_train_batch_end(i, logs)
                 if self.stop_training:
                     break
+            skip = 0
             epoch_logs = dict(logs)
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
                 val = self.evaluate(validation_data[0], validation_data[1],

@@ -158,7 +158,7 @@ def _check_overwrite(path, overwrite):
 
 
 # ---------------------------------------------------------------- public API
-def save_model(model, filepath, overwrite=True, include_optimizer=True):
+def save_model(model, filepath, overwrite=True, include_optimizer=True, extra_metadata=None):
     path = _check_suffix(filepath, _MODEL_SUFFIXES, "save")
     _check_overwrite(path, overwrite)
     if not model.built:
@@ -181,6 +181,7 @@ def save_model(model, filepath, overwrite=True, include_optimizer=True):
             if train:  # the dropout stream, so training resumes with the same masks
                 metadata["train_rng"] = json.dumps([train[0].program.seed,
                                                     train[0].program.steps])
+    metadata.update(extra_metadata or {})
     file_format.write_file(path, tensors, metadata)
 
 
@@ -221,6 +222,35 @@ def load_model(filepath, custom_objects=None, compile=True, safe_mode=True):
             seed, steps = json.loads(metadata["train_rng"])
             model._restored_train_rng = (int(seed), int(steps))
     return model
+
+
+def restore_training_state(model, filepath):
+    """Loads into `model` (built and compiled as when the file was saved) its weights, its
+    optimizer's slots and iterations and its dropout stream; returns the file's metadata. How
+    BackupAndRestore resumes an interrupted fit."""
+    path = str(filepath)
+    metadata, tensors, names = _read(path, FORMAT)
+    _set_weights_from(model, tensors, names, path)
+    slots = [tensors[k] for k in sorted((k for k in tensors if k.startswith("optimizer/slot_")),
+                                        key=lambda k: int(k.rsplit("_", 1)[1]))]
+    optimizer = model.optimizer
+    if "optimizer_iterations" in metadata:
+        optimizer.iterations = int(metadata["optimizer_iterations"])
+    if slots:
+        if optimizer._core is not None:
+            optimizer._core.set_slots(slots)
+        else:
+            optimizer._pending_slots = slots
+    if "train_rng" in metadata:
+        seed, steps = (int(v) for v in json.loads(metadata["train_rng"]))
+        trained = [s for s in (model._executable._steps.values() if model._executable else ())
+                   if s.training]
+        for step in trained:
+            step.program.set_seed(seed)
+            step.program.steps = steps
+        if not trained:
+            model._restored_train_rng = (seed, steps)
+    return metadata
 
 
 def save_weights(model, filepath, overwrite=True):

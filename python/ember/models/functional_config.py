@@ -98,11 +98,14 @@ def _nest(struct, fn):
     return fn(struct)
 
 
-def functional_from_config(cls, config, custom_objects=None):
+def functional_from_config(cls, config, custom_objects=None, make_layer=None):
+    """The model a functional config describes; `make_layer(entry)` builds each layer (default:
+    deserialize its config)."""
     from ember import layers as layers_module
     layers, pending = {}, []
     for entry in config["layers"]:
-        layer = layers_module.deserialize(entry, custom_objects)
+        layer = (make_layer(entry) if make_layer is not None
+                 else layers_module.deserialize(entry, custom_objects))
         name = entry.get("name", layer.name)
         layers[name] = layer
         for index, node in enumerate(entry.get("inbound_nodes", [])):

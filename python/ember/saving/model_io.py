@@ -31,9 +31,10 @@ def serialize_model(model):
     else:  # a subclass: rebuilt from custom_objects, built from its input shape
         name = None
     config = model.get_config()
+    from ember.saving.serialization import get_registered_name
     entry = {"module": "ember.models" if name else cls.__module__,
              "class_name": name or cls.__name__, "config": config,
-             "registered_name": None if name else cls.__name__}
+             "registered_name": None if name else get_registered_name(cls)}
     if name is None:
         specs = model._trace(False)[0]
         shapes = [list(t.shape) for t in specs]
@@ -50,7 +51,9 @@ def deserialize_model(entry, custom_objects=None):
         return Sequential.from_config(config, custom_objects)
     if name in ("Functional", "Model") and "input_layers" in config:
         return Model.from_config(config, custom_objects)
-    cls = custom_objects.get(entry.get("registered_name") or name) or custom_objects.get(name)
+    from ember.saving.serialization import get_registered_object
+    cls = (get_registered_object(entry.get("registered_name") or name, custom_objects)
+           or custom_objects.get(name))
     if cls is None:
         raise ValueError(
             f"cannot rebuild model class '{name}': pass it in custom_objects "

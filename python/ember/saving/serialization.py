@@ -3,6 +3,34 @@ regularizers, losses, metrics, optimizers, layers), in Keras 3's dict format:
 `{'module', 'class_name', 'config', 'registered_name'}`."""
 
 
+# User classes registered with @register_serializable, by "package>name" (Keras's key).
+_REGISTERED = {}
+
+
+def register_serializable(package="Custom", name=None):
+    """Class decorator: `deserialize` (and load_model) then find the class without
+    custom_objects. The class is written with registered_name "package>name"."""
+    def decorate(cls):
+        key = f"{package}>{name or cls.__name__}"
+        if key in _REGISTERED and _REGISTERED[key] is not cls:
+            raise ValueError(f"{key} has already been registered to {_REGISTERED[key]}")
+        if not hasattr(cls, "get_config"):
+            raise ValueError(f"cannot register {cls.__name__}: it has no get_config() method")
+        _REGISTERED[key] = cls
+        cls._registered_name = key
+        return cls
+    return decorate
+
+
+def get_registered_name(cls):
+    return getattr(cls, "_registered_name", None) or cls.__name__
+
+
+def get_registered_object(name, custom_objects=None):
+    custom_objects = custom_objects or {}
+    return custom_objects.get(name) or _REGISTERED.get(name)
+
+
 def serialize_object(obj, module, registry):
     """The config dict of `obj` (None for None).
 
@@ -27,7 +55,7 @@ def serialize_object(obj, module, registry):
         "module": module if builtin else cls.__module__,
         "class_name": cls.__name__,
         "config": obj.get_config(),
-        "registered_name": None if builtin else cls.__name__,
+        "registered_name": None if builtin else get_registered_name(cls),
     }
 
 
@@ -51,6 +79,8 @@ def deserialize_object(config, registry, kind, custom_objects=None):
     name = config["class_name"]
     keys = (config.get("registered_name"), name)
     cls = next((custom_objects[k] for k in keys if k in custom_objects), None)
+    if cls is None and config.get("registered_name") in _REGISTERED:
+        cls = _REGISTERED[config["registered_name"]]
     if cls is None:
         cls = registry.get(name)
     if cls is None:

@@ -20,6 +20,7 @@ from ember.layers.merging import (
     Add, Average, Concatenate, Dot, Maximum, Minimum, Multiply, Subtract, add, average,
     concatenate, dot, maximum, minimum, multiply, subtract,
 )
+from ember.layers.noise import AlphaDropout, GaussianDropout, GaussianNoise
 from ember.layers.normalization import BatchNormalization, GroupNormalization
 from ember.layers.pooling import (
     AveragePooling1D, AveragePooling2D, AveragePooling3D, GlobalAveragePooling1D,
@@ -56,6 +57,8 @@ __all__ += [
 # Attention and the normalizations Transformers use.
 __all__ += ["AdditiveAttention", "Attention", "LayerNormalization", "MultiHeadAttention",
             "UnitNormalization"]
+# Regularisation noise.
+__all__ += ["AlphaDropout", "GaussianDropout", "GaussianNoise"]
 # Recurrent layers and what feeds them.
 __all__ += ["Bidirectional", "Embedding", "GRU", "LSTM", "Masking", "SimpleRNN",
             "TimeDistributed"]

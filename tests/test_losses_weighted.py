@@ -175,3 +175,25 @@ def test_losses_match_keras_with_sample_weight(keras, name):
     theirs = getattr(keras.losses, type(ours).__name__)(**kwargs)
     want = keras.ops.convert_to_numpy(theirs(t, p, sample_weight=w))
     np.testing.assert_allclose(ours(t, p, sample_weight=w), want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "none", "mean_with_sample_weight",
+                                       "sum_over_batch_size"])
+def test_reductions_against_numpy(reduction):
+    rng = np.random.default_rng(5)
+    t, p = rng.random((4, 3)), rng.random((4, 3))
+    w = rng.random(4)
+    per = np.mean((t - p) ** 2, -1) * w
+    want = {"sum": per.sum(), "none": per, "mean_with_sample_weight": per.sum() / w.sum(),
+            "sum_over_batch_size": per.mean()}[reduction]
+    got = losses.MeanSquaredError(reduction=reduction)(t, p, sample_weight=w)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
+def test_reduction_none_cannot_train_and_unknown_reductions_are_refused():
+    with pytest.raises(ValueError, match="reduction"):
+        losses.Huber(reduction="max")
+    model = classifier()
+    model.compile(optimizer="sgd", loss=losses.SparseCategoricalCrossentropy(reduction="none"))
+    with pytest.raises(ValueError, match="reduction 'none'"):
+        model.fit(np.zeros((4, 4), "float32"), np.zeros(4, "int32"), verbose=0)

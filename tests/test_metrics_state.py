@@ -133,3 +133,28 @@ def test_matches_keras(keras, name, kwargs, data):
         theirs.update_state(t, p)
     np.testing.assert_allclose(ours.result(), keras.ops.convert_to_numpy(theirs.result()),
                                rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name, kwargs, data", [
+    ("Precision", {}, (YT, YP)), ("AUC", {}, (YT, YP)), ("RootMeanSquaredError", {}, (YT, YP)),
+    ("BinaryAccuracy", {}, (YT, YP)), ("CategoricalAccuracy", {}, (ONEHOT, SCORES)),
+    ("TopKCategoricalAccuracy", {"k": 2}, (ONEHOT, SCORES)), ("MeanSquaredError", {}, (YT, YP)),
+])
+def test_sample_weight_matches_keras(keras, name, kwargs, data):
+    w = np.random.default_rng(3).random(len(data[0])).astype("float32")
+    ours, theirs = getattr(metrics, name)(**kwargs), getattr(keras.metrics, name)(**kwargs)
+    for t, p, ww in zip(np.array_split(data[0], 3), np.array_split(data[1], 3),
+                        np.array_split(w, 3)):
+        ours.update_state(t, p, sample_weight=ww)
+        theirs.update_state(t, p, sample_weight=ww)
+    np.testing.assert_allclose(ours.result(), keras.ops.convert_to_numpy(theirs.result()),
+                               rtol=1e-5, atol=1e-7)
+
+
+def test_weighted_precision_against_numpy():
+    w = np.linspace(0.1, 2.0, len(YT))
+    m = metrics.Precision()
+    m.update_state(YT, YP, sample_weight=w)
+    positive = (YP[:, 0] > 0.5)
+    tp = np.sum(w * positive * (YT[:, 0] == 1))
+    np.testing.assert_allclose(m.result(), tp / np.sum(w * positive), rtol=1e-6)

@@ -11,21 +11,27 @@ class Loss:
     """Base class: subclasses implement `call(y_true, y_pred)`."""
 
     def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
-        if reduction not in ("sum_over_batch_size", "auto", None, "mean"):
+        reductions = ("sum_over_batch_size", "sum", "none", "mean", "mean_with_sample_weight",
+                      "auto", None)
+        if reduction not in reductions:
             raise ValueError(
-                f"{type(self).__name__}: reduction '{reduction}' is not supported; ember "
-                "supports 'sum_over_batch_size'"
+                f"{type(self).__name__}: invalid reduction {reduction!r}; expected one of "
+                f"{[r for r in reductions if r is not None]} or None"
             )
         self.name = name or _snake(type(self).__name__)
-        self.reduction = "sum_over_batch_size"
+        self.reduction = "sum_over_batch_size" if reduction == "auto" else reduction
         self.dtype = dtype
 
     def __call__(self, y_true, y_pred, sample_weight=None, mask=None):
-        if sample_weight is None and mask is None:
+        default = self.reduction in ("sum_over_batch_size", "mean")
+        if sample_weight is None and mask is None and default:
             value = self.call(y_true, y_pred)
             shape = value.shape if hasattr(value, "shape") else ()
             return ops.mean(value) if len(shape) > 0 else value
-        return weighted_mean(self.per_sample(y_true, y_pred), sample_weight, mask, self.name)
+        values = self.per_sample(y_true, y_pred)
+        if default:
+            return weighted_mean(values, sample_weight, mask, self.name)
+        return reduce_values(values, sample_weight, mask, self.reduction, self.name)
 
     def call(self, y_true, y_pred):
         raise NotImplementedError(f"{type(self).__name__} must implement call(y_true, y_pred)")
@@ -61,6 +67,41 @@ class LossFunctionWrapper(Loss):
         config = super().get_config()
         config.update(self.attrs)
         return config
+
+
+def _weighted(values, sample_weight, mask, who):
+    """values * sample_weight * mask with Keras's rank alignment; returns (values, weights)."""
+    rank = len(values.shape)
+    weights = None
+    if sample_weight is not None:
+        if len(sample_weight.shape) > rank:
+            raise ValueError(f"{who}: sample_weight of shape {tuple(sample_weight.shape)} has more "
+                             f"dimensions than the per-sample losses {tuple(values.shape)}")
+        weights = ops.cast(sample_weight, values.dtype)
+        while len(weights.shape) < rank:
+            weights = ops.expand_dims(weights, -1)
+    if mask is not None:
+        m = ops.cast(mask, values.dtype)
+        while len(m.shape) < rank:
+            m = ops.expand_dims(m, -1)
+        weights = m if weights is None else ops.multiply(weights, m)
+    if weights is not None:
+        weights = ops.add(ops.multiply(values, 0.0), weights)  # broadcast to the values
+        values = ops.multiply(values, weights)
+    return values, weights
+
+
+def reduce_values(values, sample_weight, mask, reduction, who):
+    """Keras's 'sum', 'none' and 'mean_with_sample_weight' reductions of per-sample losses."""
+    values, weights = _weighted(values, sample_weight, mask, who)
+    if reduction in ("none", None):
+        return values
+    total = ops.sum(values)
+    if reduction == "sum":
+        return total
+    if weights is None:  # mean_with_sample_weight without weights: the plain mean
+        return ops.mean(values)
+    return ops.divide(total, ops.maximum(ops.sum(weights), 1e-12))
 
 
 def weighted_mean(values, sample_weight, mask, who):

@@ -2,7 +2,8 @@
 sums such as confusion counts), then accumulated here over the epoch."""
 from ember.metrics.metrics import (
     BinaryAccuracy, CategoricalAccuracy, Mean, MeanAbsoluteError, MeanMetricWrapper,
-    MeanSquaredError, Metric, SparseCategoricalAccuracy, get, resolve_accuracy, serialize,
+    MeanSquaredError, Metric, SparseCategoricalAccuracy, get, per_sample_values,
+    resolve_accuracy, serialize,
 )
 from ember.metrics.state_metrics import (
     AUC, Accuracy, F1Score, MeanAbsolutePercentageError, MeanSquaredLogarithmicError,

@@ -75,14 +75,25 @@ class MeanMetricWrapper(Metric):
         return ops.apply_op(self.op, [y_true, y_pred], self.attrs, cast=False)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        if sample_weight is not None:
-            raise NotImplementedError(f"{self.name}: sample_weight is not supported yet")
         y_pred = np.asarray(y_pred)
         if y_pred.dtype not in (np.float32, np.float64):
             y_pred = y_pred.astype("float32")
         y_true = np.asarray(y_true)
+        if sample_weight is not None:  # a weighted mean of the per-sample values
+            values = np.asarray(self.per_sample(y_true, y_pred), dtype="float64")
+            w = np.asarray(sample_weight, dtype="float64")
+            w = w.reshape(w.shape + (1,) * (values.ndim - w.ndim))
+            w = np.broadcast_to(w, values.shape)
+            self._total += float((values * w).sum())
+            self._count += float(w.sum())
+            return
         value = ops.apply_op(self.op, [y_true, y_pred], self.attrs, cast=False)
         self.accumulate(float(value), y_pred.shape[0] if y_pred.ndim else 1)
+
+    def per_sample(self, y_true, y_pred):
+        """Each sample's value (NumPy), as Keras's metric functions return them."""
+        from ember.metrics import per_sample_values
+        return per_sample_values(self.op, y_true, y_pred, **self.attrs)
 
     def get_config(self):
         config = super().get_config()
@@ -146,6 +157,23 @@ def register(classes, names):
     """Adds metric classes (and their string names) defined in other modules of the package."""
     _CLASSES.update({c.__name__: c for c in classes})
     _BY_NAME.update(names)
+
+
+def per_sample_values(op, y_true, y_pred, threshold=0.5):
+    """The per-sample values of the compiled metric ops, in NumPy (weighted update_state)."""
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred, dtype="float64")
+    if op == "binary_accuracy":
+        return np.mean(y_true == (y_pred > threshold), axis=-1)
+    if op == "categorical_accuracy":
+        return (np.argmax(y_true, -1) == np.argmax(y_pred, -1)).astype("float64")
+    if op == "sparse_categorical_accuracy":
+        labels = y_true.reshape(y_pred.shape[:-1]) if y_true.size == np.prod(y_pred.shape[:-1]) \
+            else y_true
+        return (labels == np.argmax(y_pred, -1)).astype("float64")
+    if op == "mean_squared_error":
+        return np.mean((y_true - y_pred) ** 2, axis=-1)
+    return np.mean(np.abs(y_true - y_pred), axis=-1)
 
 
 def resolve_accuracy(loss_op, y_true_shape, y_pred_shape, name):

@@ -41,13 +41,20 @@ class StateMetric(Metric):
         self._state = None if state is None else np.asarray(state, dtype="float64")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        if sample_weight is not None:
-            raise NotImplementedError(f"{self.name}: sample_weight is not supported yet")
         y_pred = np.asarray(y_pred)
         if y_pred.dtype not in (np.float32, np.float64):
             y_pred = y_pred.astype("float32")
         y_true = np.asarray(y_true, dtype=y_pred.dtype)
-        self.record(np.asarray(self.symbolic(y_true, y_pred)).reshape(-1), len(y_pred))
+        if sample_weight is None:
+            self.record(np.asarray(self.symbolic(y_true, y_pred)).reshape(-1), len(y_pred))
+            return
+        # Weighted: every count a sample contributes is scaled by its weight (Keras).
+        w = np.asarray(sample_weight, dtype=y_pred.dtype).reshape(-1)
+        if len(w) != len(y_pred):
+            raise ValueError(f"{self.name}: expected one sample_weight per sample "
+                             f"({len(y_pred)}), received {len(w)}")
+        self.record(sum(float(wi) * np.asarray(self.symbolic(y_true[i:i + 1], y_pred[i:i + 1]))
+                        .reshape(-1) for i, wi in enumerate(w)), len(y_pred))
 
     def _sums(self, count):
         """The state split into `count` equal parts (zeros before any update)."""

@@ -91,7 +91,13 @@ class Executable:
                 weight_targets.append(w_sym)
             if loss is not None:
                 mask = getattr(out, "_keras_mask", None)
-                if w_sym is None and mask is None:
+                if getattr(loss, "reduction", None) in ("none", None) and isinstance(
+                        loss, losses_module.Loss):
+                    raise ValueError(f"loss '{loss.name}' has reduction 'none': its per-sample "
+                                     "values cannot train a model (use 'sum_over_batch_size')")
+                default = getattr(loss, "reduction", "sum_over_batch_size") in (
+                    "sum_over_batch_size", "mean")
+                if w_sym is None and mask is None and default:
                     loss_fn, prediction = _fuse_softmax(loss, out)
                     term = loss_fn(y_sym, prediction)
                 else:  # per-sample losses, weighted and masked as Keras reduces them

@@ -9,7 +9,7 @@ from ember import losses as losses_module
 from ember import metrics as metrics_module
 from ember import optimizers as optimizers_module
 from ember.callbacks import CallbackList, History
-from ember.models import data
+from ember.models import batch_sources, data
 from ember.models.executable import Executable, label_array_dtype
 from ember.utils import rng
 
@@ -192,17 +192,29 @@ class Trainer:
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
             validation_batch_size=None, validation_freq=1):
         self._assert_compiled("fit")
-        if y is None:
-            raise ValueError("fit: expected labels y, received None")
         batch_size = _batch_size(batch_size)
-        xs, ys = self._prepare(x, y, "fit")
-        ws = self._sample_weights(sample_weight, class_weight, ys, "fit")
-        if validation_split and validation_data is None:
+        source = None
+        if batch_sources.is_batch_source(x):
+            _check_batch_source_args("fit", y, sample_weight, validation_split)
+            source = batch_sources.BatchSource(x, steps_per_epoch, shuffle, "fit")
+            bx, by, bw = batch_sources.unpack(source.peek())
+            if by is None:
+                raise ValueError("fit: the input yields batches without labels; expected "
+                                 "(x, y) or (x, y, sample_weight)")
+            xs, ys = self._prepare(bx, by, "fit")  # builds the model from the first batch
+            ws = self._sample_weights(bw, class_weight, ys, "fit")
+            steps = source.steps
+        else:
+            if y is None:
+                raise ValueError("fit: expected labels y, received None")
+            xs, ys = self._prepare(x, y, "fit")
+            ws = self._sample_weights(sample_weight, class_weight, ys, "fit")
+        if source is None and validation_split and validation_data is None:
             arrays = ys + (ws or [])
             (xs, arrays), (vx, vy) = data.split_validation(xs, arrays, validation_split)
             ys, ws = arrays[:len(ys)], (arrays[len(ys):] or None)
             validation_data = (vx, vy[:len(ys)]) + ((vy[len(ys):],) if ws else ())
-        elif validation_data is not None:
+        elif validation_data is not None and not batch_sources.is_batch_source(validation_data):
             if len(validation_data) not in (2, 3):
                 raise ValueError(
                     "fit: validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
@@ -210,8 +222,8 @@ class Trainer:
                 )
         exe = self._executable_for()
         step = exe.step(True, ys, ws)
-        n = len(xs[0])
-        steps = steps_per_epoch or data.num_batches(n, batch_size)
+        if source is None:
+            steps = steps_per_epoch or data.num_batches(len(xs[0]), batch_size)
         verbose = _verbose(verbose)
         self.history = History()
         cbs = CallbackList(callbacks, add_history=True, add_progbar=verbose != 0, model=self,
@@ -240,11 +252,17 @@ class Trainer:
             self._fit_position = {"epoch": epoch, "batch": skip,
                                   "generator": generator.bit_generator.state}
             cbs.on_epoch_begin(epoch)
-            for i, (bx, by) in enumerate(self._epoch_batches(xs, ys + (ws or []), batch_size,
-                                                             shuffle, steps, generator)):
+            if source is None:
+                batches = self._epoch_batches(xs, ys + (ws or []), batch_size, shuffle, steps,
+                                              generator)
+            else:
+                batches = self._source_batches(source, generator, class_weight, "fit")
+            for i, (bx, by) in enumerate(batches):
                 if i < skip:  # done before the interruption: same order, not trained again
                     continue
                 cbs.on_train_batch_begin(i)
+                if source is not None:
+                    step = exe.step(True, by[:len(ys)], by[len(ys):] or None)
                 values = step.program.train_step(bx, by, self._learning_rate())
                 self._record(step, values, len(bx[0]))
                 self._fit_position["batch"] = i + 1
@@ -255,9 +273,10 @@ class Trainer:
             skip = 0
             epoch_logs = dict(logs)
             if validation_data is not None and (epoch + 1) % validation_freq == 0:
-                val = self.evaluate(validation_data[0], validation_data[1],
-                                    sample_weight=(validation_data[2] if len(validation_data) > 2
-                                                   else None),
+                vdata = ((validation_data, None, None)
+                         if batch_sources.is_batch_source(validation_data)
+                         else tuple(validation_data) + (None,) * (3 - len(validation_data)))
+                val = self.evaluate(vdata[0], vdata[1], sample_weight=vdata[2],
                                     batch_size=validation_batch_size or batch_size, verbose=0,
                                     steps=validation_steps, return_dict=True, _quiet=True,
                                     callbacks=cbs)  # as Keras: validation fires on_test_*
@@ -268,6 +287,17 @@ class Trainer:
                 break
         cbs.on_train_end(training_logs)
         return self.history
+
+    def _source_batches(self, source, generator, class_weight, what):
+        """One epoch of a batch source as (inputs, targets + sample weights) arrays."""
+        for element in source.epoch(generator):
+            bx, by, bw = batch_sources.unpack(element)
+            if by is None:
+                raise ValueError(f"{what}: the input yields batches without labels; expected "
+                                 "(x, y) or (x, y, sample_weight)")
+            xs, ys = self._prepare(bx, by, what)
+            ws = self._sample_weights(bw, class_weight, ys, what)
+            yield xs, ys + (ws or [])
 
     def _epoch_batches(self, xs, ys, batch_size, shuffle, steps, generator):
         """`steps` batches; with steps_per_epoch beyond one pass, the data is cycled."""
@@ -286,15 +316,33 @@ class Trainer:
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  steps=None, callbacks=None, return_dict=False, _quiet=False, **kwargs):
         self._assert_compiled("evaluate")
-        if y is None:
-            raise ValueError("evaluate: expected labels y, received None")
         batch_size = _batch_size(batch_size)
-        xs, ys = self._prepare(x, y, "evaluate")
-        ws = self._sample_weights(sample_weight, None, ys, "evaluate")
-        step = self._executable_for().step(False, ys, ws)
+        source = None
+        if batch_sources.is_batch_source(x):
+            _check_batch_source_args("evaluate", y, sample_weight)
+            source = batch_sources.BatchSource(x, steps, False, "evaluate")
+            bx, by, bw = batch_sources.unpack(source.peek())
+            if by is None:
+                raise ValueError("evaluate: the input yields batches without labels; expected "
+                                 "(x, y) or (x, y, sample_weight)")
+            xs, ys = self._prepare(bx, by, "evaluate")
+            ws = self._sample_weights(bw, None, ys, "evaluate")
+            steps = source.steps
+        else:
+            if y is None:
+                raise ValueError("evaluate: expected labels y, received None")
+            xs, ys = self._prepare(x, y, "evaluate")
+            ws = self._sample_weights(sample_weight, None, ys, "evaluate")
+        exe = self._executable_for()
+        step = exe.step(False, ys, ws)
+        n_targets = len(ys)
         ys = ys + (ws or [])  # the weights travel with the labels, as the program's targets
-        total = data.num_batches(len(xs[0]), batch_size)
-        steps = min(steps or total, total)
+        if source is None:
+            total = data.num_batches(len(xs[0]), batch_size)
+            steps = min(steps or total, total)
+            batches = ((b[:len(xs)], b[len(xs):]) for b in data.batches(xs + ys, batch_size))
+        else:
+            batches = self._source_batches(source, None, None, "evaluate")
         verbose = _verbose(verbose)
         if isinstance(callbacks, CallbackList):  # fit's own list: keep its params and progbar
             cbs = callbacks
@@ -304,12 +352,14 @@ class Trainer:
         self._reset_trackers(step)
         cbs.on_test_begin()
         logs = {}
-        for i, batch in enumerate(data.batches(xs + ys, batch_size)):
-            if i >= steps:
+        for i, (bx, by) in enumerate(batches):
+            if steps is not None and i >= steps:
                 break
             cbs.on_test_batch_begin(i)
-            values = step.program.test_step(batch[:len(xs)], batch[len(xs):])
-            self._record(step, values, len(batch[0]))
+            if source is not None:
+                step = exe.step(False, by[:n_targets], by[n_targets:] or None)
+            values = step.program.test_step(bx, by)
+            self._record(step, values, len(bx[0]))
             logs = self._logs(step)
             cbs.on_test_batch_end(i, logs)
         cbs.on_test_end(logs)
@@ -320,17 +370,25 @@ class Trainer:
 
     def predict(self, x, batch_size=None, verbose="auto", steps=None, callbacks=None):
         batch_size = _batch_size(batch_size)
-        xs, _ = self._prepare(x, None, "predict")
+        if batch_sources.is_batch_source(x):
+            source = batch_sources.BatchSource(x, steps, False, "predict")
+            xs, _ = self._prepare(batch_sources.unpack(source.peek())[0], None, "predict")
+            steps = source.steps
+            batches = (self._prepare(batch_sources.unpack(e)[0], None, "predict")[0]
+                       for e in source.epoch())
+        else:
+            xs, _ = self._prepare(x, None, "predict")
+            total = data.num_batches(len(xs[0]), batch_size)
+            steps = min(steps or total, total)
+            batches = data.batches(xs, batch_size)
         program = self._executable_for().predict_program()
-        total = data.num_batches(len(xs[0]), batch_size)
-        steps = min(steps or total, total)
         verbose = _verbose(verbose)
         cbs = CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                            epochs=1, steps=steps)
         cbs.on_predict_begin()
         chunks = []
-        for i, batch in enumerate(data.batches(xs, batch_size)):
-            if i >= steps:
+        for i, batch in enumerate(batches):
+            if steps is not None and i >= steps:
                 break
             cbs.on_predict_batch_begin(i)
             chunks.append(program.predict_step(batch))
@@ -384,6 +442,17 @@ def _single_result(step, values, return_dict):
         return out
     values = [float(v) for v in values]
     return values[0] if len(values) == 1 else values
+
+
+def _check_batch_source_args(what, y, sample_weight, validation_split=0.0):
+    """Keras: a dataset, generator or PyDataset carries its own labels and weights."""
+    for name, value in (("y", y), ("sample_weight", sample_weight)):
+        if value is not None:
+            raise ValueError(f"{what}: the `{name}` argument is not supported when the input is "
+                             "a dataset, a generator or a PyDataset (its batches carry it)")
+    if validation_split:
+        raise ValueError(f"{what}: validation_split is not supported when the input is a "
+                         "dataset, a generator or a PyDataset; pass validation_data")
 
 
 def _batch_size(batch_size):

@@ -27,6 +27,10 @@ from ember.layers.pooling import (
     GlobalAveragePooling2D, GlobalAveragePooling3D, GlobalMaxPooling1D, GlobalMaxPooling2D,
     GlobalMaxPooling3D, MaxPooling1D, MaxPooling2D, MaxPooling3D,
 )
+from ember.layers.preprocessing import (
+    CategoryEncoding, CenterCrop, Discretization, Hashing, IntegerLookup, Normalization,
+    Resizing, StringLookup, TextVectorization,
+)
 from ember.layers.recurrent import GRU, LSTM, SimpleRNN
 from ember.layers.resampling import (
     Cropping1D, Cropping2D, Cropping3D, UpSampling1D, UpSampling2D, UpSampling3D,
@@ -59,6 +63,9 @@ __all__ += ["AdditiveAttention", "Attention", "LayerNormalization", "MultiHeadAt
             "UnitNormalization"]
 # Regularisation noise.
 __all__ += ["AlphaDropout", "GaussianDropout", "GaussianNoise"]
+# Preprocessing layers (the string and vocabulary ones run eagerly on NumPy).
+__all__ += ["CategoryEncoding", "CenterCrop", "Discretization", "Hashing", "IntegerLookup",
+            "Normalization", "Resizing", "StringLookup", "TextVectorization"]
 # Recurrent layers and what feeds them.
 __all__ += ["Bidirectional", "Embedding", "GRU", "LSTM", "Masking", "SimpleRNN",
             "TimeDistributed"]

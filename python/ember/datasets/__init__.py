@@ -1,6 +1,21 @@
-"""Data sets: MNIST (downloaded once, or read from a directory) and the built-in UCI digits."""
+"""Data sets with Keras's `load_data` functions (downloaded once into `~/.ember/datasets`, or
+`$EMBER_HOME/datasets`; read offline from that cache, from `$EMBER_DATA_DIR` or from a local
+file), and the built-in UCI digits."""
 
-from ember.datasets import digits, mnist
+from ember.datasets import (
+    boston_housing,
+    california_housing,
+    cifar10,
+    cifar100,
+    digits,
+    fashion_mnist,
+    imdb,
+    mnist,
+    reuters,
+)
 from ember.datasets._download import DownloadError, get_file
 
-__all__ = ["DownloadError", "digits", "get_file", "mnist"]
+__all__ = [
+    "DownloadError", "boston_housing", "california_housing", "cifar10", "cifar100", "digits",
+    "fashion_mnist", "get_file", "imdb", "mnist", "reuters",
+]

@@ -1,39 +1,140 @@
-"""Downloading data files into a cache, with hash checks, mirror fallback and atomic writes."""
+"""How a data set finds its files: a file the caller names, $EMBER_DATA_DIR, ember's cache, or
+a download (the download, hash and atomic-write machinery is ember.utils.file_utils).
 
-import hashlib
+$EMBER_DATA_DIR, when set, is a directory laid out as Keras's cache `~/.keras/datasets`:
+`imdb.npz`, `reuters.npz`, `fashion-mnist/train-images-idx3-ubyte.gz`, ... so a copy of a Keras
+cache works as it is. Files found there are checked against the published hash when one is
+known, and are never modified.
+"""
+
 import os
-import sys
 import tempfile
-import urllib.error
-import urllib.request
 
-_CHUNK = 1 << 16
-_TIMEOUT_S = 60
+from ember.utils.file_utils import (
+    DownloadError,
+    download,
+    ember_home,
+    hash_file,
+    is_writable_dir,
+    resolve_hash_algorithm,
+    validate_file,
+)
 
-
-class DownloadError(OSError):
-    """No URL gave a file with the expected hash."""
-
-
-def ember_home():
-    """ember's data directory: $EMBER_HOME, else ~/.ember."""
-    return os.environ.get("EMBER_HOME") or os.path.join(os.path.expanduser("~"), ".ember")
+__all__ = [
+    "DownloadError", "data_dir", "default_cache_dir", "ember_home", "fetch", "get_file",
+    "hash_file", "local_file", "verify_offline_copy",
+]
 
 
 def default_cache_dir(subdir):
     """`<ember home>/datasets/<subdir>`, or the same under the temp dir when home is not
     writable (as Keras falls back to /tmp/.keras)."""
-    path = os.path.join(ember_home(), "datasets", subdir)
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError:
-        path = os.path.join(tempfile.gettempdir(), ".ember", "datasets", subdir)
-    else:
-        if os.access(path, os.W_OK):
-            return path
-        path = os.path.join(tempfile.gettempdir(), ".ember", "datasets", subdir)
+    parts = ("datasets", subdir) if subdir else ("datasets",)
+    path = os.path.join(ember_home(), *parts)
+    if is_writable_dir(path):
+        return path
+    path = os.path.join(tempfile.gettempdir(), ".ember", *parts)
     os.makedirs(path, exist_ok=True)
     return path
+
+
+def data_dir():
+    """The directory named by $EMBER_DATA_DIR, or None."""
+    value = os.environ.get("EMBER_DATA_DIR")
+    return os.path.expanduser(value) if value else None
+
+
+def local_file(dataset, path, default_name):
+    """Interprets a data set's `path=` argument as Keras does, plus local files.
+
+    Returns `(local path, None)` when `path` names an existing file (read as it is: it may be
+    the caller's own file in the same format, so no published hash applies), else
+    `(None, cache name)`: a bare name is the file's name in the cache, as in Keras. The
+    default name is always a cache name, so a stray file of that name in the working
+    directory is not picked up unverified.
+
+    Raises:
+        FileNotFoundError: `path` has a directory part but no such file exists.
+    """
+    if path is None:
+        return None, default_name
+    path = os.path.expanduser(os.fspath(path))
+    if path != default_name and os.path.isfile(path):
+        return path, None
+    if os.sep in path or "/" in path or path in ("", ".", ".."):
+        raise FileNotFoundError(f"{dataset}: the file {path} does not exist")
+    return None, path
+
+
+def fetch(dataset, fname, urls, file_hash=None, subdir="", aliases=(),
+          path_hint="load_data(path=...)"):
+    """The path of one of a data set's files, downloading it into the cache if needed.
+
+    Looked for, in order: `$EMBER_DATA_DIR/<subdir>/<fname or an alias>` (checked against
+    `file_hash`; a mismatch is an error, not a reason to download), then
+    `<ember home>/datasets/<subdir>/<fname>` (a mismatch there means a stale or damaged copy:
+    it is downloaded again), then each URL in turn.
+
+    Args:
+        dataset: the data set's name, for messages.
+        fname: the file's name in the cache and in $EMBER_DATA_DIR.
+        urls: the URL, or a list of mirrors.
+        file_hash: the published hex digest (64 digits: SHA-256, 32: MD5), or None when
+            none is published.
+        subdir: the subdirectory of the cache (and of $EMBER_DATA_DIR).
+        aliases: other names the same file may have in $EMBER_DATA_DIR (Keras's cache name
+            of an archive it extracts).
+        path_hint: the call the offline message suggests for a local copy, or None.
+
+    Raises:
+        DownloadError: not available locally and no URL worked; the message names the file,
+            the URL and the directories where it can be put by hand.
+        ValueError: the copy in $EMBER_DATA_DIR does not match the published hash.
+    """
+    urls = [urls] if isinstance(urls, str) else list(urls)
+    offline_dir = data_dir()
+    if offline_dir:
+        for name in (fname, *aliases):
+            candidate = os.path.join(offline_dir, subdir, name)
+            if os.path.isfile(candidate):
+                verify_offline_copy(dataset, candidate, file_hash, urls[0])
+                return candidate
+
+    cache_dir = default_cache_dir(subdir)
+    target = os.path.join(cache_dir, fname)
+    if os.path.isfile(target):
+        if file_hash is None or validate_file(target, file_hash):
+            return target
+        print(f"{dataset}: {target} does not match its published hash; downloading it again.")
+    try:
+        return download(urls, target, file_hash)
+    except DownloadError as e:
+        where = os.path.join("$EMBER_DATA_DIR", subdir) if subdir else "$EMBER_DATA_DIR"
+        hint = f" or pass its path to {path_hint}," if path_hint else ""
+        raise DownloadError(
+            f"{dataset}: {e}\nTo load {dataset} without downloading it here, download {urls[0]} "
+            f"by other means and save it as {fname} in {cache_dir} (ember's cache), or in "
+            f"{where} with the environment variable EMBER_DATA_DIR set to that directory,"
+            f"{hint} then call load_data again."
+        ) from None
+
+
+def verify_offline_copy(dataset, path, file_hash, url):
+    """Raises ValueError when a file found through $EMBER_DATA_DIR does not match the published
+    hash (None: nothing published, nothing to check)."""
+    if file_hash is None:
+        return
+    algorithm = resolve_hash_algorithm("auto", file_hash)
+    found = hash_file(path, algorithm)
+    if found != file_hash.lower():
+        raise ValueError(
+            f"{dataset}: {path} (found through EMBER_DATA_DIR) does not match the published "
+            f"{algorithm.upper()}: expected {file_hash}, found {found}. It is corrupt, "
+            f"truncated or another version; replace it with a fresh copy of {url}."
+        )
+
+
+# -- the original MNIST downloader's interface, now built on ember.utils.file_utils -----------
 
 
 def _parse_hash(file_hash):
@@ -55,45 +156,12 @@ def _parse_hash(file_hash):
     return algorithm, digest.lower()
 
 
-def hash_file(path, algorithm="sha256"):
-    """The hex digest of a file."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _download_to(url, fname, cache_dir, algorithm):
-    """Streams `url` into a temporary file in `cache_dir`; returns (temp path, digest)."""
-    request = urllib.request.Request(url, headers={"User-Agent": "ember"})
-    fd, tmp_path = tempfile.mkstemp(prefix=f".{fname}.", suffix=".part", dir=cache_dir)
-    try:
-        digest = hashlib.new(algorithm or "sha256")
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(
-            request, timeout=_TIMEOUT_S
-        ) as response:
-            while True:
-                block = response.read(_CHUNK)
-                if not block:
-                    break
-                out.write(block)
-                digest.update(block)
-            out.flush()
-            os.fsync(out.fileno())
-        return tmp_path, digest.hexdigest()
-    except BaseException:
-        os.unlink(tmp_path)
-        raise
-
-
 def get_file(fname, urls, file_hash=None, cache_dir=None):
     """Returns the path of `fname` in `cache_dir`, downloading it first if needed.
 
-    A cached file is used when its hash matches; otherwise the URLs are tried in order until
-    one gives a file with the expected hash. The download goes to a temporary file that is
-    renamed into place only once complete and verified, so an interrupted or corrupt
-    download never leaves a bad file under the final name.
+    (ember's own form, with mirrors; `ember.utils.get_file` is Keras's.) A cached file is
+    used when its hash matches; otherwise the URLs are tried in order until one gives a
+    file with the expected hash. Downloads never leave a partial file under `fname`.
 
     Args:
         fname: the file's name in the cache directory.
@@ -125,29 +193,8 @@ def get_file(fname, urls, file_hash=None, cache_dir=None):
     if os.path.exists(target):
         if expected is None or hash_file(target, algorithm) == expected:
             return target
-        sys.stdout.write(
-            f"A local file {target} does not match the expected hash; downloading it again.\n"
-        )
-
-    failures = []
-    for url in urls:
-        sys.stdout.write(f"Downloading data from {url}\n")
-        sys.stdout.flush()
-        try:
-            tmp_path, digest = _download_to(url, fname, cache_dir, algorithm)
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            # URLError covers HTTP errors and refused connections; OSError timeouts and
-            # resets; ValueError malformed URLs.
-            failures.append(f"{url}: {e}")
-            continue
-        if expected is not None and digest != expected:
-            os.unlink(tmp_path)
-            failures.append(
-                f"{url}: {algorithm.upper()} mismatch, expected {expected}, received {digest}"
-            )
-            continue
-        os.replace(tmp_path, target)
-        return target
-    raise DownloadError(
-        f"get_file: could not download {fname!r}; every URL failed:\n  " + "\n  ".join(failures)
-    )
+        print(f"A local file {target} does not match the expected hash; downloading it again.")
+    try:
+        return download(urls, target, expected, algorithm or "auto")
+    except DownloadError as e:
+        raise DownloadError(f"get_file: {e}") from None

@@ -3,18 +3,19 @@
 ember reads the four original IDX files (gzip-compressed):
 
 - from `data_dir`, or the directory in the environment variable EMBER_MNIST_DIR, when given;
+- otherwise from $EMBER_DATA_DIR when it holds Keras's `mnist.npz` or `mnist/<IDX files>`;
 - otherwise from a cache (`$EMBER_HOME/datasets/mnist`, default `~/.ember/datasets/mnist`),
   downloading them first from public mirrors (the ones torchvision uses) and checking their
   SHA-256.
 """
 
-import gzip
 import os
-import zlib
 
 import numpy as np
 
-from ember.datasets._download import default_cache_dir, get_file
+from ember.datasets import _idx
+from ember.datasets._download import data_dir as _ember_data_dir
+from ember.datasets._download import fetch, verify_offline_copy
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -34,20 +35,10 @@ FILES = {
         "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
 }
 
-_UBYTE = 0x08  # the IDX type code of unsigned bytes
-
-
-def _read_gzip(path):
-    try:
-        with gzip.open(path, "rb") as f:
-            return f.read()
-    except (OSError, EOFError, zlib.error) as e:
-        # gzip raises BadGzipFile (an OSError) for a bad header or CRC, EOFError for a file
-        # that ends early.
-        raise ValueError(
-            f"mnist: could not decompress {path}: {e}. The file is truncated or corrupt; "
-            "delete it and download it again."
-        ) from None
+# Keras's own copy (keras/src/datasets/mnist.py gives this URL and SHA-256): read from
+# $EMBER_DATA_DIR/mnist.npz, so that a copy of a Keras cache works offline.
+KERAS_NPZ_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
+KERAS_NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 
 
 def read_idx(path, ndim):
@@ -56,61 +47,15 @@ def read_idx(path, ndim):
     Raises:
         ValueError: naming the file, when it is not such an IDX file or is truncated.
     """
-    if path.endswith(".gz"):
-        data = _read_gzip(path)
-    else:
-        with open(path, "rb") as f:
-            data = f.read()
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ValueError(
-            f"mnist: {path} is truncated: {len(data)} bytes, shorter than an IDX header"
-        )
-    zero, dtype, file_ndim = int.from_bytes(data[0:2], "big"), data[2], data[3]
-    if zero != 0 or dtype != _UBYTE or file_ndim != ndim:
-        raise ValueError(
-            f"mnist: {path} is not an IDX file of {ndim}-dimensional unsigned bytes: its magic "
-            f"number is 0x{int.from_bytes(data[0:4], 'big'):08x}, expected "
-            f"0x{(_UBYTE << 8) | ndim:08x}"
-        )
-    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(shape, dtype=np.int64))
-    if len(data) != expected:
-        raise ValueError(
-            f"mnist: {path} has the wrong size for its shape {shape}: expected {expected} "
-            f"bytes, found {len(data)}; the file is truncated or corrupt"
-        )
-    # bytearray makes the array writable (np.frombuffer of bytes would be read-only).
-    return np.frombuffer(bytearray(data[header:]), dtype=np.uint8).reshape(shape)
+    return _idx.read_idx(path, ndim, "mnist")
 
 
 def _read_split(images_path, labels_path):
-    images = read_idx(images_path, 3)
-    labels = read_idx(labels_path, 1)
-    if images.shape[1:] != (28, 28):
-        raise ValueError(
-            f"mnist: {images_path} holds images of shape {images.shape[1:]}, expected (28, 28)"
-        )
-    if images.shape[0] != labels.shape[0]:
-        raise ValueError(
-            f"mnist: {images_path} holds {images.shape[0]} images but {labels_path} holds "
-            f"{labels.shape[0]} labels"
-        )
-    if labels.size and labels.max() > 9:
-        raise ValueError(f"mnist: {labels_path} holds the label {labels.max()}, expected 0..9")
-    return images, labels
+    return _idx.read_split(images_path, labels_path, "mnist")
 
 
 def _find_in_dir(data_dir, gz_name):
-    """The gzip file, or the uncompressed one beside it (as torchvision leaves them)."""
-    for name in (gz_name, gz_name[: -len(".gz")]):
-        path = os.path.join(data_dir, name)
-        if os.path.isfile(path):
-            return path
-    raise FileNotFoundError(
-        f"mnist: {os.path.join(data_dir, gz_name)} not found (the MNIST directory must hold "
-        f"{', '.join(FILES)})"
-    )
+    return _idx.find_in_dir(data_dir, gz_name, "mnist", FILES)
 
 
 def _load_npz(path):
@@ -131,8 +76,11 @@ def load_data(path=None, data_dir=None):
         path: for Keras compatibility: the path of a Keras-format `mnist.npz` to read. Keras's
             default name "mnist.npz" is ignored when no such file exists.
         data_dir: a directory holding the four IDX files (gzip or uncompressed). Defaults to
-            the environment variable EMBER_MNIST_DIR; without either, the files are downloaded
-            to `$EMBER_HOME/datasets/mnist` (default `~/.ember/datasets/mnist`) once.
+            the environment variable EMBER_MNIST_DIR. Without either, the files are read
+            from $EMBER_DATA_DIR (Keras's `mnist.npz`, checked against Keras's SHA-256, or
+            the IDX files in `$EMBER_DATA_DIR/mnist/`), else from the cache
+            `$EMBER_HOME/datasets/mnist` (default `~/.ember/datasets/mnist`), downloaded
+            there once.
 
     Returns:
         `(x_train, y_train), (x_test, y_test)`: uint8 images of shape (N, 28, 28) with values
@@ -141,7 +89,8 @@ def load_data(path=None, data_dir=None):
     Raises:
         FileNotFoundError: `path` or a file of `data_dir` does not exist.
         ValueError: a file is truncated or corrupt (the message names it).
-        ember.datasets.DownloadError: no mirror gave a file with the expected hash.
+        ember.datasets.DownloadError: no mirror gave a file with the expected hash (the
+            message says where to put the files by hand).
 
     License: Yann LeCun and Corinna Cortes hold the copyright of the MNIST dataset, which is
     a derivative work from original NIST datasets, made available under the terms of the
@@ -162,9 +111,13 @@ def load_data(path=None, data_dir=None):
             raise FileNotFoundError(f"mnist: the data directory {data_dir} does not exist")
         paths = [_find_in_dir(data_dir, name) for name in FILES]
     else:
-        cache_dir = default_cache_dir("mnist")
+        offline_dir = _ember_data_dir()
+        keras_npz = os.path.join(offline_dir, "mnist.npz") if offline_dir else None
+        if keras_npz and os.path.isfile(keras_npz):
+            verify_offline_copy("mnist", keras_npz, KERAS_NPZ_SHA256, KERAS_NPZ_URL)
+            return _load_npz(keras_npz)
         paths = [
-            get_file(name, [mirror + name for mirror in MIRRORS], "sha256:" + sha256, cache_dir)
+            fetch("mnist", name, [mirror + name for mirror in MIRRORS], sha256, subdir="mnist")
             for name, sha256 in FILES.items()
         ]
     train_images, train_labels, test_images, test_labels = paths

@@ -74,9 +74,9 @@ def resolve_hash_algorithm(algorithm, file_hash=None):
 
 
 def hash_file(fpath, algorithm="sha256", chunk_size=65535):
-    """The hex digest of a file ('sha256', 'md5' or 'auto', which here means SHA-256)."""
-    name = "sha256" if algorithm == "auto" else resolve_hash_algorithm(algorithm)
-    hasher = hashlib.new(name)
+    """The hex digest of a file: 'sha256', 'md5', or 'auto' (with no hash to go by, MD5, as
+    Keras)."""
+    hasher = hashlib.new(resolve_hash_algorithm(algorithm))
     with open(fpath, "rb") as f:
         for chunk in iter(lambda: f.read(chunk_size), b""):
             hasher.update(chunk)

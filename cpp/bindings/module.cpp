@@ -169,15 +169,27 @@ PYBIND11_MODULE(_core, m) {
       .def("set_seed", &Program::set_seed)
       .def_property_readonly("seed", &Program::seed)
       .def_property("steps", &Program::steps, &Program::set_steps)
+      // The steps release the GIL while C++ runs, so Python threads (an input pipeline's map
+      // and prefetch) prepare the next batch meanwhile. The tensors view the NumPy arrays,
+      // which the caller's arguments keep alive.
       .def("train_step", [](Program& p, const py::sequence& x, const py::sequence& y, double lr) {
-        return p.train_step(to_tensors(x), to_tensors(y), lr);
+        std::vector<Tensor> xs = to_tensors(x), ys = to_tensors(y);
+        py::gil_scoped_release release;
+        return p.train_step(xs, ys, lr);
       })
       .def("test_step", [](Program& p, const py::sequence& x, const py::sequence& y) {
-        return p.test_step(to_tensors(x), to_tensors(y));
+        std::vector<Tensor> xs = to_tensors(x), ys = to_tensors(y);
+        py::gil_scoped_release release;
+        return p.test_step(xs, ys);
       })
       .def("predict_step", [](Program& p, const py::sequence& x) {
+        std::vector<Tensor> xs = to_tensors(x), outs;
+        {
+          py::gil_scoped_release release;
+          outs = p.predict_step(xs);
+        }
         py::list out;
-        for (auto& t : p.predict_step(to_tensors(x))) out.append(to_array(t));
+        for (auto& t : outs) out.append(to_array(t));
         return out;
       })
       .def_property_readonly("plan_count", &Program::plan_count);

@@ -347,7 +347,8 @@ def _ops_recorded(cases):
 # The loss, metric, convolution-family and slicing ops have their cases in their own files.
 CASE_MODULES = ("test_losses_ops", "test_conv_ops_conv", "test_conv_ops_pooling",
                 "test_conv_ops_norm", "test_ops_slicing", "test_attention_ops",
-                "test_recurrent_ops", "test_noise_layers")
+                "test_recurrent_ops", "test_noise_layers",
+                "test_augmentation_layers")
 
 
 def _all_cases():

@@ -2,6 +2,9 @@
 from ember.layers.activation import Activation
 from ember.layers.activation_layers import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from ember.layers.attention import AdditiveAttention, Attention, MultiHeadAttention
+from ember.layers.augmentation import (
+    RandomContrast, RandomCrop, RandomFlip, RandomRotation, RandomTranslation, RandomZoom,
+)
 from ember.layers.conv_transpose import Conv1DTranspose, Conv2DTranspose
 from ember.layers.convolutional import Conv1D, Conv2D, Conv3D
 from ember.layers.core_utils import (
@@ -66,6 +69,9 @@ __all__ += ["AlphaDropout", "GaussianDropout", "GaussianNoise"]
 # Preprocessing layers (the string and vocabulary ones run eagerly on NumPy).
 __all__ += ["CategoryEncoding", "CenterCrop", "Discretization", "Hashing", "IntegerLookup",
             "Normalization", "Resizing", "StringLookup", "TextVectorization"]
+# Image augmentation (active in training only).
+__all__ += ["RandomContrast", "RandomCrop", "RandomFlip", "RandomRotation", "RandomTranslation",
+            "RandomZoom"]
 # Recurrent layers and what feeds them.
 __all__ += ["Bidirectional", "Embedding", "GRU", "LSTM", "Masking", "SimpleRNN",
             "TimeDistributed"]

@@ -64,7 +64,7 @@ class Executable:
         """The train (training=True) or test program for labels shaped like `ys`; with sample
         weights `ws` (one array per output), the program takes them as further targets."""
         inputs, outputs = self.model._trace(training=training)
-        key = (id(outputs[0]), tuple((a.shape[1:], str(a.dtype)) for a in ys),
+        key = (training, id(outputs[0]), tuple((a.shape[1:], str(a.dtype)) for a in ys),
                None if ws is None else tuple(w.shape[1:] for w in ws))
         found = self._steps.get(key)
         if found is None:

@@ -12,7 +12,10 @@ import bench_cnn  # noqa: E402
 import bench_conv_gemm  # noqa: E402
 import bench_dense_gemm  # noqa: E402
 import bench_fit_epoch  # noqa: E402
+import bench_input_pipeline  # noqa: E402
 import bench_mlp  # noqa: E402
+import bench_rnn  # noqa: E402
+import bench_transformer  # noqa: E402
 import common  # noqa: E402
 
 BENCHMARKS = [
@@ -21,6 +24,10 @@ BENCHMARKS = [
     ("large Dense vs sgemm (GFLOP/s)", bench_dense_gemm),
     ("seed CNN train/predict/memory vs PyTorch (ms, MiB)", bench_cnn),
     ("ResNet 3x3 conv vs sgemm (GFLOP/s)", bench_conv_gemm),
+    ("seed text classifier LSTM/GRU vs PyTorch (ms, MiB)", bench_rnn),
+    ("Transformer block train step and attention memory vs PyTorch (ms, MiB)",
+     bench_transformer),
+    ("fit on an input pipeline vs on arrays (ms/step)", bench_input_pipeline),
 ]
 
 

@@ -343,3 +343,24 @@ def test_bidirectional_model_matches_keras(keras):
     ours.set_weights([keras.ops.convert_to_numpy(w) for w in theirs.get_weights()])
     np.testing.assert_allclose(ours.predict(ids, verbose=0),
                                keras.ops.convert_to_numpy(theirs(ids)), rtol=1e-5, atol=1e-5)
+
+
+def test_a_layer_called_on_arrays_inside_a_traced_call_is_recorded_and_trains():
+    """Keras's position-embedding idiom: self.embedding(np.arange(n)) inside call()."""
+    class Positions(layers.Layer):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.table = layers.Embedding(5, 3)
+
+        def call(self, x):
+            return x + self.table(np.arange(5))
+
+    inp = ember.Input((5, 3))
+    positions = Positions()
+    model = ember.Model(inp, layers.Dense(1)(positions(inp)))
+    model.compile("sgd", "mse")
+    before = positions.table.get_weights()[0].copy()
+    rng = np.random.default_rng(0)
+    model.fit(rng.random((8, 5, 3)).astype("float32"), rng.random((8, 5, 1)).astype("float32"),
+              verbose=0)
+    assert not np.allclose(before, positions.table.get_weights()[0])

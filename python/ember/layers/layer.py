@@ -8,7 +8,7 @@ from ember import initializers, regularizers
 from ember.backend.function import Function
 from ember.backend.symbolic import SymbolicTensor, input_tensor
 from ember.backend.variables import Variable
-from ember.ops.core import tracing
+from ember.ops.core import _tracing, tracing
 from ember.utils import rng
 
 _name_counts = {}
@@ -250,7 +250,9 @@ class Layer:
         args = args[1:]
         flat = _flatten(inputs) + _flatten(list(args)) + _flatten(
             [v for k, v in kwargs.items() if "mask" not in k])
-        if any(isinstance(x, SymbolicTensor) for x in flat):
+        # Inside another layer's traced call, a layer called on arrays (positions, a constant
+        # table) is recorded too, so its weights take part in the graph and train.
+        if any(isinstance(x, SymbolicTensor) for x in flat) or _tracing[0] > 0:
             return self._symbolic_call(inputs, args, kwargs)
         return self._eager_call(inputs, args, kwargs)
 

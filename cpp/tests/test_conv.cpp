@@ -444,6 +444,13 @@ void check_large_conv(const Spec& sp, DType dt, const std::string& label) {
     const double eb = max_rel_diff(values(grads[2]), db);
     EXPECT_BELOW(eb, tol, std::string(label) + " db");
   }
+  // Without dx (a first layer) the direct kernels take another path: gz formed tile by tile.
+  std::vector<bool> wanted(in.size(), true);
+  wanted[0] = false;
+  grads = run_backward("conv", a, in, g, grads, std::vector<bool>(in.size(), false), wanted);
+  EXPECT_BELOW(max_rel_diff(values(grads[1]), dw), tol, std::string(label) + " dw without dx");
+  if (sp.bias)
+    EXPECT_BELOW(max_rel_diff(values(grads[2]), db), tol, std::string(label) + " db without dx");
 }
 
 // The test's view of how the CPU drivers cut conv's column matrix: one row per output line
@@ -676,6 +683,60 @@ TEST_CASE("conv large: tiles per thread, shared chunks, col2im chunks, 1 and 2 t
   });
 }
 
+TEST_CASE("conv direct kernels (small reduction): tiles, padded channel blocks, 1 and 2 threads") {
+  // Which convolutions take them: one group, not pointwise, taps x channels <= 75.
+  ConvGeom g;
+  g.k[1] = g.k[2] = 3;
+  g.img[1] = g.img[2] = g.out[1] = g.out[2] = 8;
+  g.channels = 8;
+  CHECK(conv_direct(g));  // 72
+  g.channels = 9;
+  CHECK(!conv_direct(g));  // 81
+  g.channels = 8;
+  g.groups = 2;
+  CHECK(!conv_direct(g));
+  ConvGeom one;
+  one.channels = 3;
+  CHECK(!conv_direct(one));  // 1x1: x is the column matrix, BLAS multiplies it as it is
+
+  Spec first;  // the seed CNN's first layer: 32 channels fill whole register blocks
+  first.x = {9, 28, 28, 1};
+  first.w = {3, 3, 1, 32};
+  first.act = "relu";
+  Spec rgb;  // K = 75 exactly; 10 channels padded to a block; strides; a partial last tile
+  rgb.x = {3, 31, 29, 3};
+  rgb.w = {5, 5, 3, 10};
+  rgb.padding = "same";
+  rgb.strides = {2, 2};
+  rgb.act = "tanh";
+  Spec seq;  // 1-D causal, dilated, no bias
+  seq.x = {4, 200, 2};
+  seq.w = {7, 2, 24};
+  seq.padding = "causal";
+  seq.dil = {2};
+  seq.bias = false;
+  Spec vol;  // 3-D
+  vol.x = {2, 9, 10, 11, 2};
+  vol.w = {3, 3, 3, 2, 16};
+  vol.padding = "same";
+  vol.act = "sigmoid";
+  Spec dil;  // dilation, 'valid'
+  dil.x = {2, 30, 30, 4};
+  dil.w = {3, 3, 4, 8};
+  dil.dil = {2, 3};
+  with_threads([&](int n) {
+    const std::string t = " threads " + std::to_string(n);
+    for (DType dt : {DType::f64, DType::f32}) {
+      const std::string d = dt == DType::f64 ? " f64" : " f32";
+      check_large_conv(first, dt, "conv direct first layer" + d + t);
+      check_large_conv(rgb, dt, "conv direct 5x5x3 strided" + d + t);
+      check_large_conv(seq, dt, "conv direct 1-D causal dilated" + d + t);
+      check_large_conv(vol, dt, "conv direct 3-D" + d + t);
+      check_large_conv(dil, dt, "conv direct dilated" + d + t);
+    }
+  });
+}
+
 namespace {
 
 // One small case per backward path of the family.
@@ -690,7 +751,11 @@ std::vector<Variant> backward_variants() {
   base.w = {3, 3, 4, 6};
   base.padding = "same";
   base.act = "sigmoid";
-  v.push_back({"conv", base});  // dx by the adjoint convolution
+  v.push_back({"conv", base});  // dx by the adjoint convolution (direct kernels for dW)
+  Spec wide = base;
+  wide.x = {2, 6, 6, 9};
+  wide.w = {3, 3, 9, 6};
+  v.push_back({"conv", wide});  // im2col + BLAS for forward and dW (reduction 81)
   Spec strided = base;
   strided.strides = {2, 2};
   strided.act = "tanh";

@@ -2,9 +2,12 @@
 // strides, 'valid'/'same'/'causal' padding, dilation and groups. Kernel (*k, in/groups, out)
 // as Keras. The convolution is im2col + one BLAS product per group (kernels/cpu/conv_gemm.cpp
 // builds the column matrix piecewise; a 1x1 stride-1 unpadded convolution multiplies x
-// itself), with bias and activation applied to each piece while it is in cache. Backward
-// (gz = gy * act'(y)): db (+)= the sums of gz, dW (+)= im2col(x)^T @ gz, and dx either the
-// convolution of gz with the flipped kernel (unit strides) or col2im(gz @ W^T).
+// itself), with bias and activation applied to each piece while it is in cache; or, when the
+// reduction (taps x channels) is small, direct kernels (kernels/cpu/conv_direct.cpp, see
+// conv_direct()). Backward (gz = gy * act'(y)): db (+)= the sums of gz, dW (+)= im2col(x)^T @
+// gz, and dx either the convolution of gz with the flipped kernel (unit strides) or
+// col2im(gz @ W^T). When dx is not wanted (the first layer) the direct kernels form gz tile by
+// tile with dW and db in one pass.
 #include <algorithm>
 
 #include "ember/kernel_registry.h"
@@ -116,7 +119,9 @@ BackwardLayout backward_layout(const Setup& s, size_t elem) {
   const int threads = get_num_threads();
   BackwardLayout l;
   if (s.act != Act::linear) l.gz = round64(g.rows() * g.out[2] * s.cout * elem);
-  l.products = fg.filter_grad_scratch(g, s.cout, elem, threads);
+  l.products = conv_direct(g)
+                   ? kernels<ConvDirectKernels>().fns<float>().scratch(g, s.cout, elem, threads)
+                   : fg.filter_grad_scratch(g, s.cout, elem, threads);
   if (dx_by_convolution(g)) {
     l.flipped = round64(g.taps() * g.channels / g.groups * s.cout * elem);
     l.products = std::max(l.products,
@@ -131,6 +136,12 @@ template <class T>
 void forward(OpContext& c) {
   const Setup s = setup(c.in(0).shape(), c.in(1).shape(), *c.attrs);
   const T* bias = c.inputs.size() == 3 ? c.in(2).data<T>() : nullptr;
+  if (conv_direct(s.g)) {
+    kernels<ConvDirectKernels>().fns<T>().forward(c.in(0).data<T>(), c.in(1).data<T>(), bias,
+                                                  c.output->data<T>(), s.g, s.cout, s.act,
+                                                  c.scratch->data<T>(), c.scratch->nbytes());
+    return;
+  }
   kernels<ConvGemmKernels>().fns<T>().im2col_gemm(
       c.in(0).data<T>(), c.in(1).data<T>(), c.output->data<T>(), s.g, s.cout, false, bias,
       s.act, c.scratch->data<T>(), c.scratch->nbytes());
@@ -151,7 +162,17 @@ void backward(GradContext& c) {
   char* scratch = static_cast<char*>(c.scratch->raw());
   T* flipped = reinterpret_cast<T*>(scratch + l.gz);
   T* products = reinterpret_cast<T*>(scratch + l.gz + l.flipped);
+  const bool direct = conv_direct(g);
+  const auto& dk = kernels<ConvDirectKernels>().fns<T>();
+  const bool has_bias = c.inputs.size() == 3;
 
+  if (direct && c.wants(1) && !c.wants(0)) {  // gz, dW and db in one pass, gz never whole
+    T* db = has_bias && c.wants(2) ? c.grad_in[2]->data<T>() : nullptr;
+    dk.param_grads(x, c.grad_out->data<T>(), c.output->data<T>(), s.act,
+                   c.grad_in[1]->data<T>(), c.accumulate[1], db, has_bias && c.accumulate[2],
+                   g, cout, products, l.products);
+    return;
+  }
   const T* gz = c.grad_out->data<T>();
   if (s.act != Act::linear) {
     T* buf = reinterpret_cast<T*>(scratch);
@@ -159,9 +180,12 @@ void backward(GradContext& c) {
                     act_default_alpha(s.act), false);
     gz = buf;
   }
-  if (c.inputs.size() == 3 && c.wants(2))
+  if (has_bias && c.wants(2))
     k.bias_grad(gz, c.grad_in[2]->data<T>(), c.accumulate[2], pixels, cout);
-  if (c.wants(1))  // dW (+)= im2col(x)^T @ gz
+  if (c.wants(1) && direct)
+    dk.param_grads(x, gz, nullptr, Act::linear, c.grad_in[1]->data<T>(), c.accumulate[1],
+                   nullptr, false, g, cout, products, l.products);
+  else if (c.wants(1))  // dW (+)= im2col(x)^T @ gz
     fg.filter_grad(x, gz, c.grad_in[1]->data<T>(), g, cout, c.accumulate[1], products,
                    l.products);
   if (!c.wants(0)) return;
@@ -188,8 +212,13 @@ OpDef make_conv() {
     dispatch_float(c.output->dtype(), "op 'conv'", [&](auto t) { backward<decltype(t)>(c); });
   };
   d.forward_scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a) -> size_t {
-    return kernels<ConvGemmKernels>().fns<float>().im2col_gemm_scratch(
-        setup(in[0].shape, in[1].shape, a).g, dtype_size(in[0].dtype), get_num_threads());
+    const Setup s = setup(in[0].shape, in[1].shape, a);
+    const size_t elem = dtype_size(in[0].dtype);
+    if (conv_direct(s.g))
+      return kernels<ConvDirectKernels>().fns<float>().scratch(s.g, s.cout, elem,
+                                                                get_num_threads());
+    return kernels<ConvGemmKernels>().fns<float>().im2col_gemm_scratch(s.g, elem,
+                                                                       get_num_threads());
   };
   d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a) -> size_t {
     return backward_layout(setup(in[0].shape, in[1].shape, a), dtype_size(in[0].dtype)).total();

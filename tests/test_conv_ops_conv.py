@@ -193,6 +193,16 @@ case("conv", "3d_groups2", (1, 3, 3, 3, 4), (2, 2, 2, 2, 2), padding="same", gro
 # conv, large: past the kernels' parallel grain (gradients along random directions)
 case("conv", "2d_large_same", (4, 16, 16, 8), (3, 3, 8, 16), padding="same", act="relu")
 case("conv", "2d_large_stride2", (4, 17, 17, 8), (3, 3, 8, 16), padding="same", strides=2)
+# conv's two kernels on either side of the bound (taps x channels <= 75 take the direct
+# kernels, larger reductions im2col + BLAS): a first layer whose 32 channels fill whole register
+# blocks, a 5x5 RGB kernel at the bound, and reductions of 81 and 108
+case("conv", "2d_direct_first_layer", (3, 12, 11, 1), (3, 3, 1, 32), act="relu")
+case("conv", "2d_direct_5x5x3_stride2", (2, 9, 9, 3), (5, 5, 3, 5), padding="same", strides=2,
+     act="tanh")
+case("conv", "2d_im2col_same", (2, 6, 5, 9), (3, 3, 9, 4), padding="same", act="sigmoid")
+case("conv", "2d_im2col_strides21", (2, 9, 8, 12), (3, 3, 12, 3), padding="same",
+     strides=(2, 1))
+case("conv", "1d_im2col_causal_dilation2", (2, 9, 28), (3, 28, 3), padding="causal", dilation=2)
 
 # conv_transpose
 for pad in ("valid", "same"):

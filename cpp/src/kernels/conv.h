@@ -242,8 +242,10 @@ struct ConvGemmKernels {
 // values long, so building them costs more than BLAS's product on them; these kernels gather
 // a small tile of pixels' columns into cache and multiply it in registers, fusing bias and
 // activation (forward) and the activation's gradient and the bias gradient (parameter
-// gradients). On the seed CNN's first layer (3x3x1 -> 32, batch 128) the forward pass took
-// 1.8 ms by im2col + BLAS and its backward 4.9 ms.
+// gradients). The bound: with 2 threads, 3x3 kernels on 32x32 images at batch 32, the direct
+// kernels beat im2col + BLAS in both passes up to 9 input channels (reduction 81) whatever the
+// output channels; with 12 or 16 input channels and 128 output channels BLAS's forward pass
+// is 10% faster. 75 keeps 5x5 RGB kernels direct.
 constexpr int64_t kConvDirectMaxReduction = 75;
 
 inline bool conv_direct(const ConvGeom& g) {

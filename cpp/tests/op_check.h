@@ -68,14 +68,16 @@ inline double grad_error(const std::string& op, const Attrs& attrs, std::vector<
   gc.scratch = &fwd_scratch;
   d.forward(gc);  // refresh aux for backward
   gc.grad_out = &G;
-  Tensor scratch;
-  if (d.scratch_bytes) scratch = Tensor({static_cast<int64_t>(d.scratch_bytes(metas, attrs) / 4 + 1)}, DType::f32);
-  gc.scratch = &scratch;
   std::vector<Tensor> grads;
   for (auto& t : in) grads.emplace_back(t.shape(), t.dtype());
   gc.grad_in.assign(in.size(), nullptr);
   gc.accumulate.assign(in.size(), false);
   for (int i : wrt) gc.grad_in[i] = &grads[i];
+  Tensor scratch;
+  if (d.scratch_bytes)
+    scratch = Tensor({static_cast<int64_t>(d.scratch_bytes(metas, attrs, gc.wanted()) / 4 + 1)},
+                     DType::f32);
+  gc.scratch = &scratch;
   d.backward(gc);
   auto loss = [&]() {
     Tensor o = forward(op, attrs, in, training);

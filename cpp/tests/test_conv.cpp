@@ -403,7 +403,7 @@ std::vector<Tensor> run_backward(const std::string& op, const Attrs& a,
   gc.attrs = &a;
   Tensor aux, scratch;
   gc.aux = &aux;
-  if (d.scratch_bytes) scratch = bytes_tensor(d.scratch_bytes(metas, a));
+  if (d.scratch_bytes) scratch = bytes_tensor(d.scratch_bytes(metas, a, wanted));
   gc.scratch = &scratch;
   gc.grad_out = &g;
   gc.grad_in.assign(in.size(), nullptr);
@@ -703,6 +703,14 @@ TEST_CASE("conv direct kernels (small reduction): tiles, padded channel blocks, 
   first.x = {9, 28, 28, 1};
   first.w = {3, 3, 1, 32};
   first.act = "relu";
+  {  // without dx, backward plans no buffer for gz (it is formed tile by tile)
+    const OpDef& d = OpRegistry::instance().get("conv");
+    const std::vector<TensorMeta> metas = {
+        {first.x, DType::f32}, {first.w, DType::f32}, {Shape{32}, DType::f32}};
+    const size_t y_bytes = 9 * 26 * 26 * 32 * 4;
+    CHECK(d.scratch_bytes(metas, attrs_of(first), {true, true, true}) >= y_bytes);
+    CHECK(d.scratch_bytes(metas, attrs_of(first), {false, true, true}) < y_bytes / 8);
+  }
   Spec rgb;  // K = 75 exactly; 10 channels padded to a block; strides; a partial last tile
   rgb.x = {3, 31, 29, 3};
   rgb.w = {5, 5, 3, 10};

@@ -136,7 +136,7 @@ std::vector<Tensor> grads_of(const LnCase& c, const std::vector<Tensor>& in, con
   for (auto& t : in) metas.push_back({t.shape(), t.dtype()});
   Tensor out(c.x, in[0].dtype());
   Tensor aux({static_cast<int64_t>(d.aux_bytes(metas, a, true) / 4 + 1)}, DType::f32);
-  Tensor scratch({static_cast<int64_t>(d.scratch_bytes(metas, a) / 4 + 1)}, DType::f32);
+  Tensor scratch({static_cast<int64_t>(d.scratch_bytes(metas, a, std::vector<bool>(in.size(), true)) / 4 + 1)}, DType::f32);
   GradContext gc;
   for (auto& t : in) gc.inputs.push_back(&t);
   gc.output = &out;

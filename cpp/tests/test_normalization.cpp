@@ -96,7 +96,7 @@ FwdBwd run_fwd_bwd(const std::string& op, const Attrs& a, const std::vector<Tens
   r.out = Tensor(m.shape, m.dtype);
   Tensor aux = d.aux_bytes ? bytes_tensor(d.aux_bytes(metas, a, training)) : Tensor();
   Tensor fscratch = d.forward_scratch_bytes ? bytes_tensor(d.forward_scratch_bytes(metas, a)) : Tensor();
-  Tensor bscratch = d.scratch_bytes ? bytes_tensor(d.scratch_bytes(metas, a)) : Tensor();
+  Tensor bscratch = d.scratch_bytes ? bytes_tensor(d.scratch_bytes(metas, a, std::vector<bool>(in.size(), true))) : Tensor();
   GradContext gc;
   for (auto& t : in) gc.inputs.push_back(&t);
   gc.output = &r.out;

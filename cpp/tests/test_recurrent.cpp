@@ -309,7 +309,7 @@ double directional_grad_error(const Spec& sp, std::vector<Tensor> in) {
   Tensor out(d.infer(metas, a).shape, DType::f64);
   Tensor aux({static_cast<int64_t>(d.aux_bytes(metas, a, sp.training) / 8 + 1)}, DType::f64);
   Tensor fs({static_cast<int64_t>(d.forward_scratch_bytes(metas, a) / 8 + 1)}, DType::f64);
-  Tensor bs({static_cast<int64_t>(d.scratch_bytes(metas, a) / 8 + 1)}, DType::f64);
+  Tensor bs({static_cast<int64_t>(d.scratch_bytes(metas, a, std::vector<bool>(in.size(), true)) / 8 + 1)}, DType::f64);
   Tensor G = random_tensor(out.shape(), DType::f64, 99);
   GradContext gc;
   for (auto& t : in) gc.inputs.push_back(&t);
@@ -406,7 +406,7 @@ TEST_CASE("recurrent ops accumulate into existing gradients when asked") {
     Tensor out(d.infer(metas, a).shape, DType::f64);
     Tensor aux({static_cast<int64_t>(d.aux_bytes(metas, a, false) / 8 + 1)}, DType::f64);
     Tensor fs({static_cast<int64_t>(d.forward_scratch_bytes(metas, a) / 8 + 1)}, DType::f64);
-    Tensor bs({static_cast<int64_t>(d.scratch_bytes(metas, a) / 8 + 1)}, DType::f64);
+    Tensor bs({static_cast<int64_t>(d.scratch_bytes(metas, a, std::vector<bool>(in.size(), true)) / 8 + 1)}, DType::f64);
     Tensor G = random_tensor(out.shape(), DType::f64, 11);
     GradContext gc;
     for (auto& t : in) gc.inputs.push_back(&t);

@@ -39,6 +39,12 @@ struct GradContext : OpContext {
   std::vector<Tensor*> grad_in;
   std::vector<bool> accumulate;
   bool wants(int i) const { return grad_in[i] != nullptr; }
+  // wants(i) for every input: what OpDef::scratch_bytes was asked with.
+  std::vector<bool> wanted() const {
+    std::vector<bool> w(grad_in.size());
+    for (size_t i = 0; i < w.size(); ++i) w[i] = grad_in[i] != nullptr;
+    return w;
+  }
 };
 
 struct OpDef {
@@ -54,8 +60,12 @@ struct OpDef {
   // Bytes of op-private memory kept from forward to backward (concrete shapes); null = none.
   std::function<size_t(const std::vector<TensorMeta>&, const Attrs&, bool training)> aux_bytes;
   // Bytes of temporary memory forward / backward needs (freed right after); null = none.
+  // Backward's is asked with `wants`, one flag per input: whether that input's gradient is
+  // computed (GradContext::wanted() in backward), so an op plans only for the paths it runs.
   std::function<size_t(const std::vector<TensorMeta>&, const Attrs&)> forward_scratch_bytes;
-  std::function<size_t(const std::vector<TensorMeta>&, const Attrs&)> scratch_bytes;
+  std::function<size_t(const std::vector<TensorMeta>&, const Attrs&,
+                       const std::vector<bool>& wants)>
+      scratch_bytes;
   // Inputs whose gradient is never defined (labels, indices): the planner never asks for them.
   std::vector<int> nondiff_inputs;
 };

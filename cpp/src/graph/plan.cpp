@@ -252,8 +252,12 @@ Plan::Plan(const Graph& g, PlanSpec spec, const std::vector<Shape>& feed_shapes,
       const Node& n = g.node(s.node);
       if (n.def->scratch_bytes) {
         std::vector<TensorMeta> in;
-        for (int k : n.inputs) in.push_back(p.metas[k]);
-        size_t bytes = n.def->scratch_bytes(in, n.attrs);
+        std::vector<bool> wants;  // as the loop below gives the inputs gradient buffers
+        for (size_t k = 0; k < n.inputs.size(); ++k) {
+          in.push_back(p.metas[n.inputs[k]]);
+          wants.push_back(p.grad_active[n.inputs[k]] && diff_slot(n, static_cast<int>(k)));
+        }
+        size_t bytes = n.def->scratch_bytes(in, n.attrs, wants);
         if (bytes) p.scratch_buf[s.node] = add_buffer(bytes, bwd_time[s.node], bwd_time[s.node]);
       }
       s.grad_buffers.assign(n.inputs.size(), -1);

@@ -176,7 +176,8 @@ OpDef make_dot_product_attention() {
   d.forward_scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a) {
     return work_bytes(in, a, [](const auto& k) { return k.forward_work; });
   };
-  d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a) {
+  d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a,
+                       const std::vector<bool>&) {
     return work_bytes(in, a, [](const auto& k) { return k.backward_work; });
   };
   d.forward = [](OpContext& c) {

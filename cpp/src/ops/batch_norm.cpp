@@ -169,7 +169,8 @@ OpDef make_batch_norm() {
     return static_cast<size_t>(bn_moments_work(g.outer, g.channels)) * sizeof(double) +
            static_cast<size_t>(2 * g.channels) * dtype_size(in[0].dtype);
   };
-  d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a) {
+  d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a,
+                       const std::vector<bool>&) {
     const Layout g = concrete_layout(in, a);
     return static_cast<size_t>(bn_backward_work(g.outer, g.channels)) * sizeof(double);
   };

@@ -96,9 +96,11 @@ Setup setup(const Shape& x, const Shape& w, const Attrs& a) {
 }
 
 // Backward's temporary memory, in this order: gz for all of y (unless the activation is linear
-// and gz is gy itself), the flipped kernel (dx as a convolution), and what the products need
-// (one after the other, so they share it).
+// and gz is gy itself, or the direct kernels form it tile by tile), the flipped kernel (dx as a
+// convolution), and what the products need (one after the other, so they share it). Only what
+// the wanted gradients' paths use.
 struct BackwardLayout {
+  bool fused = false;  // the direct kernels' one pass for dW and db (no dx)
   size_t gz = 0, flipped = 0, products = 0;  // bytes; the first two multiples of 64
   size_t total() const { return gz + flipped + products; }
 };
@@ -113,20 +115,23 @@ size_t round64(size_t b) { return (b + 63) / 64 * 64; }
 // A pointwise conv multiplies gz by W^T directly.
 bool dx_by_convolution(const ConvGeom& g) { return unit_strides(g) && !g.pointwise(); }
 
-BackwardLayout backward_layout(const Setup& s, size_t elem) {
+BackwardLayout backward_layout(const Setup& s, size_t elem, const std::vector<bool>& wants) {
   const ConvGeom& g = s.g;
   const auto& fg = kernels<ConvGemmKernels>().fns<float>();  // the size queries take elem
   const int threads = get_num_threads();
+  const bool direct = conv_direct(g), want_dx = wants[0], want_dw = wants[1];
   BackwardLayout l;
-  if (s.act != Act::linear) l.gz = round64(g.rows() * g.out[2] * s.cout * elem);
-  l.products = conv_direct(g)
-                   ? kernels<ConvDirectKernels>().fns<float>().scratch(g, s.cout, elem, threads)
-                   : fg.filter_grad_scratch(g, s.cout, elem, threads);
-  if (dx_by_convolution(g)) {
+  l.fused = direct && want_dw && !want_dx;
+  if (s.act != Act::linear && !l.fused) l.gz = round64(g.rows() * g.out[2] * s.cout * elem);
+  if (want_dw)
+    l.products = direct
+                     ? kernels<ConvDirectKernels>().fns<float>().scratch(g, s.cout, elem, threads)
+                     : fg.filter_grad_scratch(g, s.cout, elem, threads);
+  if (want_dx && dx_by_convolution(g)) {
     l.flipped = round64(g.taps() * g.channels / g.groups * s.cout * elem);
     l.products = std::max(l.products,
                           fg.im2col_gemm_scratch(adjoint_geom(g, s.cout), elem, threads));
-  } else {
+  } else if (want_dx) {
     l.products = std::max(l.products, fg.gemm_col2im_scratch(g, elem, threads));
   }
   return l;
@@ -156,7 +161,7 @@ void backward(GradContext& c) {
   const T* x = c.in(0).data<T>();
   const T* w = c.in(1).data<T>();
   const int64_t cout = s.cout, pixels = g.rows() * g.out[2];
-  const BackwardLayout l = backward_layout(s, sizeof(T));
+  const BackwardLayout l = backward_layout(s, sizeof(T), c.wanted());
   EMBER_CHECK(c.scratch->nbytes() >= l.total(), Error,
               "op 'conv': backward scratch smaller than planned");
   char* scratch = static_cast<char*>(c.scratch->raw());
@@ -166,7 +171,7 @@ void backward(GradContext& c) {
   const auto& dk = kernels<ConvDirectKernels>().fns<T>();
   const bool has_bias = c.inputs.size() == 3;
 
-  if (direct && c.wants(1) && !c.wants(0)) {  // gz, dW and db in one pass, gz never whole
+  if (l.fused) {  // gz, dW and db in one pass, gz never whole
     T* db = has_bias && c.wants(2) ? c.grad_in[2]->data<T>() : nullptr;
     dk.param_grads(x, c.grad_out->data<T>(), c.output->data<T>(), s.act,
                    c.grad_in[1]->data<T>(), c.accumulate[1], db, has_bias && c.accumulate[2],
@@ -220,8 +225,10 @@ OpDef make_conv() {
     return kernels<ConvGemmKernels>().fns<float>().im2col_gemm_scratch(s.g, elem,
                                                                        get_num_threads());
   };
-  d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a) -> size_t {
-    return backward_layout(setup(in[0].shape, in[1].shape, a), dtype_size(in[0].dtype)).total();
+  d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a,
+                       const std::vector<bool>& wants) -> size_t {
+    return backward_layout(setup(in[0].shape, in[1].shape, a), dtype_size(in[0].dtype), wants)
+        .total();
   };
   return d;
 }

@@ -202,7 +202,8 @@ OpDef make_conv_transpose() {
     return kernels<ConvGemmKernels>().fns<float>().gemm_col2im_scratch(
         setup(in[0].shape, in[1].shape, a).g, dtype_size(in[0].dtype), get_num_threads());
   };
-  d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a) -> size_t {
+  d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a,
+                       const std::vector<bool>&) -> size_t {
     return backward_layout(setup(in[0].shape, in[1].shape, a), dtype_size(in[0].dtype)).total();
   };
   return d;

@@ -96,7 +96,8 @@ OpDef make_dense() {
   d.backward = [](GradContext& c) {
     dispatch_float(c.output->dtype(), "op 'dense'", [&](auto t) { backward<decltype(t)>(c); });
   };
-  d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a) -> size_t {
+  d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a,
+                       const std::vector<bool>&) -> size_t {
     if (activation(a) == Act::linear) return 0;  // gz is gy itself
     Shape out = in[0].shape;
     out.back() = in[1].shape[1];

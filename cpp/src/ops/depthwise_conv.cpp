@@ -121,7 +121,8 @@ OpDef make_depthwise_conv() {
     dispatch_float(c.output->dtype(), "op 'depthwise_conv'",
                    [&](auto t) { backward<decltype(t)>(c); });
   };
-  d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a) -> size_t {
+  d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a,
+                       const std::vector<bool>&) -> size_t {
     if (conv_activation(kOp, a) == Act::linear) return 0;  // gz is gy itself
     const Setup s = setup(in[0].shape, in[1].shape, a);
     return s.g.batch * s.g.out_pixels() * s.g.channels * s.dm * dtype_size(in[0].dtype);

@@ -138,7 +138,8 @@ OpDef make_group_norm() {
     const Layout g = layout_of(in[0].shape, a);
     return static_cast<size_t>(2 * g.n * g.groups) * dtype_size(in[0].dtype);
   };
-  d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a) {
+  d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a,
+                       const std::vector<bool>&) {
     const Layout g = layout_of(in[0].shape, a);
     return static_cast<size_t>(gn_backward_work(g.n, g.channels)) * sizeof(double);
   };

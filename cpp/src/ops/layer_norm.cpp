@@ -110,7 +110,8 @@ OpDef make_layer_norm() {
   d.aux_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a, bool) {
     return static_cast<size_t>(2 * rows_of(in[0].shape, a).rows) * dtype_size(in[0].dtype);
   };
-  d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a) {
+  d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a,
+                       const std::vector<bool>&) {
     const Rows r = rows_of(in[0].shape, a);
     return static_cast<size_t>(ln_backward_work(r.rows, r.n)) * sizeof(double);
   };

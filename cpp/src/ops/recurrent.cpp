@@ -228,7 +228,8 @@ OpDef make() {
   d.forward_scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a) -> size_t {
     return rnn_layout(config(cell, in, a, true, 0)).f_total * dtype_size(in[0].dtype);
   };
-  d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a) -> size_t {
+  d.scratch_bytes = [](const std::vector<TensorMeta>& in, const Attrs& a,
+                       const std::vector<bool>&) -> size_t {
     return rnn_layout(config(cell, in, a, true, 0)).b_total * dtype_size(in[0].dtype);
   };
   return d;

@@ -130,6 +130,57 @@ inline std::string conv_padding(const char* op, const Attrs& a, int nsp, bool al
       detail::concat("op '", op, "': expected padding ", allowed, ", received '", p, "'"));
 }
 
+// The spatial extents of the output of a convolution sliding a kernel (*k, ...) over x
+// (batch, *spatial, channels), unknown where the input's are; checks the kernel's extents
+// and that a 'valid' kernel fits the input. conv and depthwise_conv's shape inference.
+inline Shape conv_output_spatial(const char* op, const Shape& x, const Shape& w, const Attrs& a,
+                                 int nsp) {
+  const auto strides = conv_axis_ints(op, a, "strides", nsp);
+  const auto dilation = conv_axis_ints(op, a, "dilation", nsp);
+  const std::string padding = conv_padding(op, a, nsp, true);
+  Shape out;
+  for (int i = 0; i < nsp; ++i) {
+    const int64_t k = w[i], n = x[1 + i];
+    EMBER_CHECK(k != kUnknown && k >= 1, ValueError, "op '", op,
+                "': expected kernel spatial extents >= 1, received a kernel of shape ",
+                shape_str(w));
+    const int64_t keff = dilated(k, dilation[i]);
+    if (padding == "valid" && n != kUnknown)
+      EMBER_CHECK(keff <= n, ValueError, "op '", op, "': kernel size ", keff,
+                  dilation[i] > 1 ? " (dilated)" : "", " is larger than the padded input size ",
+                  n, " on spatial axis ", i + 1, " with padding 'valid'; input shape ",
+                  shape_str(x), ", kernel shape ", shape_str(w));
+    out.push_back(conv_out_extent(n, k, strides[i], dilation[i], padding));
+  }
+  return out;
+}
+
+// The concrete geometry of such a convolution: image side = x, column side = its output
+// (1-D and 2-D fill the trailing axes). Channels and groups are the op's to set.
+inline ConvGeom conv_forward_geom(const char* op, const Shape& x, const Shape& w,
+                                  const Attrs& a) {
+  const int nsp = static_cast<int>(x.size()) - 2;
+  const auto strides = conv_axis_ints(op, a, "strides", nsp);
+  const auto dilation = conv_axis_ints(op, a, "dilation", nsp);
+  const std::string padding = conv_padding(op, a, nsp, true);
+  ConvGeom g;
+  g.batch = x[0];
+  g.channels = x.back();
+  for (int i = 0; i < nsp; ++i) {
+    const int j = 3 - nsp + i;
+    g.img[j] = x[1 + i];
+    g.k[j] = w[i];
+    g.stride[j] = strides[i];
+    g.dil[j] = dilation[i];
+    g.pad[j] = conv_pad_left(x[1 + i], w[i], strides[i], dilation[i], padding);
+    g.out[j] = conv_out_extent(x[1 + i], w[i], strides[i], dilation[i], padding);
+  }
+  return g;
+}
+
+// Bytes rounded up to whole cache lines: the family's scratch layouts start each part on one.
+inline size_t round64(size_t bytes) { return (bytes + 63) / 64 * 64; }
+
 // What every convolution-family op asks of (x, kernel): one float dtype, an input of rank 3-5
 // (batch, *spatial, channels) and a kernel of the same rank laid out as `kernel_layout`.
 // Returns the number of spatial axes.

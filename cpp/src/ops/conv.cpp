@@ -25,9 +25,6 @@ TensorMeta infer(const std::vector<TensorMeta>& in, const Attrs& a) {
   const TensorMeta &x = in[0], &w = in[1];
   const int nsp = check_conv_operands(kOp, x.shape, x.dtype, w.shape, w.dtype,
                                       "*kernel_size, in_channels / groups, out_channels");
-  const auto strides = conv_axis_ints(kOp, a, "strides", nsp);
-  const auto dilation = conv_axis_ints(kOp, a, "dilation", nsp);
-  const std::string padding = conv_padding(kOp, a, nsp, true);
   conv_activation(kOp, a);
   const int64_t groups = a.get_int("groups", 1);
   EMBER_CHECK(groups >= 1, ValueError, "op 'conv': expected groups >= 1, received ", groups);
@@ -47,19 +44,7 @@ TensorMeta infer(const std::vector<TensorMeta>& in, const Attrs& a) {
                 "op 'conv': expected a bias of shape (", cout, ",), received ",
                 shape_str(in[2].shape));
   Shape out = {x.shape[0]};
-  for (int i = 0; i < nsp; ++i) {
-    const int64_t k = w.shape[i], n = x.shape[1 + i];
-    EMBER_CHECK(k != kUnknown && k >= 1, ValueError,
-                "op 'conv': expected kernel spatial extents >= 1, received a kernel of shape ",
-                shape_str(w.shape));
-    const int64_t keff = dilated(k, dilation[i]);
-    if (padding == "valid" && n != kUnknown)
-      EMBER_CHECK(keff <= n, ValueError, "op 'conv': kernel size ", keff,
-                  dilation[i] > 1 ? " (dilated)" : "", " is larger than the padded input size ",
-                  n, " on spatial axis ", i + 1, " with padding 'valid'; input shape ",
-                  shape_str(x.shape), ", kernel shape ", shape_str(w.shape));
-    out.push_back(conv_out_extent(n, k, strides[i], dilation[i], padding));
-  }
+  for (int64_t e : conv_output_spatial(kOp, x.shape, w.shape, a, nsp)) out.push_back(e);
   out.push_back(cout);
   return {out, x.dtype};
 }
@@ -72,26 +57,11 @@ struct Setup {
 };
 
 Setup setup(const Shape& x, const Shape& w, const Attrs& a) {
-  const int nsp = static_cast<int>(x.size()) - 2;
-  const auto strides = conv_axis_ints(kOp, a, "strides", nsp);
-  const auto dilation = conv_axis_ints(kOp, a, "dilation", nsp);
-  const std::string padding = conv_padding(kOp, a, nsp, true);
   Setup s;
   s.act = conv_activation(kOp, a);
-  s.cout = w[nsp + 1];
-  ConvGeom& g = s.g;
-  g.batch = x[0];
-  g.channels = x.back();
-  g.groups = a.get_int("groups", 1);
-  for (int i = 0; i < nsp; ++i) {
-    const int j = 3 - nsp + i;  // 1-D/2-D fill the trailing axes
-    g.img[j] = x[1 + i];
-    g.k[j] = w[i];
-    g.stride[j] = strides[i];
-    g.dil[j] = dilation[i];
-    g.pad[j] = conv_pad_left(x[1 + i], w[i], strides[i], dilation[i], padding);
-    g.out[j] = conv_out_extent(x[1 + i], w[i], strides[i], dilation[i], padding);
-  }
+  s.cout = w.back();
+  s.g = conv_forward_geom(kOp, x, w, a);
+  s.g.groups = a.get_int("groups", 1);
   return s;
 }
 
@@ -104,8 +74,6 @@ struct BackwardLayout {
   size_t gz = 0, flipped = 0, products = 0;  // bytes; the first two multiples of 64
   size_t total() const { return gz + flipped + products; }
 };
-
-size_t round64(size_t b) { return (b + 63) / 64 * 64; }
 
 // With unit strides dx is itself a convolution of gz (flipped kernel, adjoint padding), run
 // like forward in per-thread tiles: as fast as col2im(gz @ W^T) on a quiet machine (ResNet

@@ -149,7 +149,7 @@ BackwardLayout backward_layout(const Setup& s, size_t elem) {
   const auto& fg = kernels<ConvGemmKernels>().fns<float>();  // the size queries take elem
   const int threads = get_num_threads();
   BackwardLayout l;
-  if (s.act != Act::linear) l.gz = (g.batch * g.img_pixels() * g.channels * elem + 63) / 64 * 64;
+  if (s.act != Act::linear) l.gz = round64(g.batch * g.img_pixels() * g.channels * elem);
   l.products = std::max(fg.im2col_gemm_scratch(g, elem, threads),
                         fg.filter_grad_scratch(g, s.cin, elem, threads));
   return l;

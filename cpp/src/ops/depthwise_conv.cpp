@@ -16,9 +16,6 @@ TensorMeta infer(const std::vector<TensorMeta>& in, const Attrs& a) {
   const TensorMeta &x = in[0], &w = in[1];
   const int nsp = check_conv_operands(kOp, x.shape, x.dtype, w.shape, w.dtype,
                                       "*kernel_size, in_channels, depth_multiplier");
-  const auto strides = conv_axis_ints(kOp, a, "strides", nsp);
-  const auto dilation = conv_axis_ints(kOp, a, "dilation", nsp);
-  const std::string padding = conv_padding(kOp, a, nsp, true);
   conv_activation(kOp, a);
   const int64_t cin = x.shape.back(), kin = w.shape[nsp], dm = w.shape[nsp + 1];
   EMBER_CHECK(dims_match(cin, kin), ValueError, "op 'depthwise_conv': expected an input with ",
@@ -31,19 +28,7 @@ TensorMeta infer(const std::vector<TensorMeta>& in, const Attrs& a) {
                 "op 'depthwise_conv': expected a bias of shape (", cout, ",), received ",
                 shape_str(in[2].shape));
   Shape out = {x.shape[0]};
-  for (int i = 0; i < nsp; ++i) {
-    const int64_t k = w.shape[i], n = x.shape[1 + i];
-    EMBER_CHECK(k != kUnknown && k >= 1, ValueError,
-                "op 'depthwise_conv': expected kernel spatial extents >= 1, received a kernel "
-                "of shape ", shape_str(w.shape));
-    const int64_t keff = dilated(k, dilation[i]);
-    if (padding == "valid" && n != kUnknown)
-      EMBER_CHECK(keff <= n, ValueError, "op 'depthwise_conv': kernel size ", keff,
-                  dilation[i] > 1 ? " (dilated)" : "", " is larger than the padded input size ",
-                  n, " on spatial axis ", i + 1, " with padding 'valid'; input shape ",
-                  shape_str(x.shape), ", kernel shape ", shape_str(w.shape));
-    out.push_back(conv_out_extent(n, k, strides[i], dilation[i], padding));
-  }
+  for (int64_t e : conv_output_spatial(kOp, x.shape, w.shape, a, nsp)) out.push_back(e);
   out.push_back(cout);
   return {out, x.dtype};
 }
@@ -55,25 +40,10 @@ struct Setup {
 };
 
 Setup setup(const Shape& x, const Shape& w, const Attrs& a) {
-  const int nsp = static_cast<int>(x.size()) - 2;
-  const auto strides = conv_axis_ints(kOp, a, "strides", nsp);
-  const auto dilation = conv_axis_ints(kOp, a, "dilation", nsp);
-  const std::string padding = conv_padding(kOp, a, nsp, true);
   Setup s;
   s.act = conv_activation(kOp, a);
-  s.dm = w[nsp + 1];
-  ConvGeom& g = s.g;
-  g.batch = x[0];
-  g.channels = x.back();
-  for (int i = 0; i < nsp; ++i) {
-    const int j = 3 - nsp + i;
-    g.img[j] = x[1 + i];
-    g.k[j] = w[i];
-    g.stride[j] = strides[i];
-    g.dil[j] = dilation[i];
-    g.pad[j] = conv_pad_left(x[1 + i], w[i], strides[i], dilation[i], padding);
-    g.out[j] = conv_out_extent(x[1 + i], w[i], strides[i], dilation[i], padding);
-  }
+  s.dm = w.back();
+  s.g = conv_forward_geom(kOp, x, w, a);
   return s;
 }
 

@@ -29,7 +29,6 @@ namespace {
 constexpr int64_t kTile = 64;  // most pixels per segment
 constexpr int kAccumulators = 12;
 
-size_t round64(size_t b) { return (b + 63) / 64 * 64; }
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 // How the work is cut and blocked, and the scratch layout of one call: the packed kernel and

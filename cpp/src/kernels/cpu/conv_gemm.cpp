@@ -22,7 +22,6 @@
 namespace ember {
 namespace {
 
-size_t round64(size_t b) { return (b + 63) / 64 * 64; }
 
 struct Tiling {
   size_t row_bytes = 0;   // columns of one column-side row (out[2] pixels)

@@ -9,8 +9,10 @@
 //   dW      dW         += A^T @ GZ[seg]: RB kernel rows x NV vectors of output channels.
 // NV is 4 when the output channels fill blocks of 4 vectors, else 2 (the channels are padded
 // up to a whole block in the packed kernel and the gradient tile); RB keeps 12 accumulators in
-// flight either way. The parameter gradients keep per-thread partial sums over a static split
-// of the segments, added in thread order: the result depends on the thread count only.
+// flight either way. Threads take segments dynamically, so one slowed by another process does
+// not hold the others up; for the parameter gradients the segments form kChunksPerThread fixed
+// chunks per thread, each summed into a partial of its own and the partials added in chunk
+// order: the result depends on the thread count only.
 #include <omp.h>
 
 #include <algorithm>
@@ -28,11 +30,13 @@ namespace {
 
 constexpr int64_t kTile = 64;  // most pixels per segment
 constexpr int kAccumulators = 12;
+constexpr int kChunksPerThread = 4;
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-// How the work is cut and blocked, and the scratch layout of one call: the packed kernel and
-// bias (shared), then per thread the band, the gradient tile and the partial dW and db.
+// How the work is cut and blocked, and the scratch layout of one call with n threads: the
+// packed kernel and bias (shared), n thread slices (the band and its tap offsets, the gradient
+// tile), then kChunksPerThread * n partial sums of dW and db.
 struct Layout {
   int64_t K = 0, cout = 0;
   int nv = 2;            // vectors of output channels per block
@@ -44,7 +48,10 @@ struct Layout {
   int64_t seg_len = 0;   // pixels per segment (the last one may have fewer)
   int64_t band_rows = 0, band_stride = 0;  // band: one row (elements) per (kd, kh)
   size_t packed = 0, per_thread = 0;       // bytes
-  size_t z_off = 0, part_off = 0;          // offsets inside a thread's slice
+  size_t z_off = 0;                        // offset of the gradient tile in a thread's slice
+  size_t part = 0;                         // bytes of one chunk's partial dW and db
+  // Bytes each thread adds: its slice and its chunks' partials.
+  size_t thread_cost() const { return per_thread + kChunksPerThread * part; }
   int64_t items(const ConvGeom& g) const { return g.rows() * segs; }
 };
 
@@ -68,14 +75,14 @@ Layout layout(const ConvGeom& g, int64_t cout, size_t elem) {
                            64 / static_cast<int64_t>(elem));
   l.packed = round64((l.K + 1) * l.cp * elem);  // kernel rows, then the bias row
   l.z_off = round64(l.band_rows * l.band_stride * elem + l.K * sizeof(int64_t));
-  l.part_off = l.z_off + round64(l.seg_len * l.cp * elem);
-  l.per_thread = l.part_off + round64((l.kp + 1) * l.cp * elem);  // dW rows, then db
+  l.per_thread = l.z_off + round64(l.seg_len * l.cp * elem);
+  l.part = round64((l.kp + 1) * l.cp * elem);  // dW rows, then db
   return l;
 }
 
 size_t scratch_bytes_for(const ConvGeom& g, int64_t cout, size_t elem, int threads) {
   const Layout l = layout(g, cout, elem);
-  return l.packed + static_cast<size_t>(std::max(threads, 1)) * l.per_thread;
+  return l.packed + static_cast<size_t>(std::max(threads, 1)) * l.thread_cost();
 }
 
 int64_t pixels(const ConvGeom& g) { return g.rows() * g.out[2]; }
@@ -84,7 +91,7 @@ int64_t pixels(const ConvGeom& g) { return g.rows() * g.out[2]; }
 // the scratch holds (the op planned for its thread count).
 int threads_for(const ConvGeom& g, const Layout& l, size_t scratch_bytes) {
   if (pixels(g) * (l.K + 1) * l.cout <= kParallelGrain || omp_in_parallel()) return 1;
-  const int64_t fit = static_cast<int64_t>((scratch_bytes - l.packed) / l.per_thread);
+  const int64_t fit = static_cast<int64_t>((scratch_bytes - l.packed) / l.thread_cost());
   return static_cast<int>(
       std::max<int64_t>(1, std::min<int64_t>({get_num_threads(), fit, l.items(g)})));
 }
@@ -95,12 +102,10 @@ struct Slice {
   T* band;
   int64_t* offset;  // offset[k] of A[., k] in the band
   T* z;             // the gradient tile: seg_len rows of cp channels
-  T* part;          // kp rows of partial dW, then partial db (cp each)
   Slice(char* base, const Layout& l)
       : band(reinterpret_cast<T*>(base)),
         offset(reinterpret_cast<int64_t*>(base + l.band_rows * l.band_stride * sizeof(T))),
-        z(reinterpret_cast<T*>(base + l.z_off)),
-        part(reinterpret_cast<T*>(base + l.part_off)) {}
+        z(reinterpret_cast<T*>(base + l.z_off)) {}
 };
 
 void tap_offsets(const ConvGeom& g, const Layout& l, int64_t* offset) {
@@ -238,7 +243,9 @@ void forward_impl(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g
   {
     Slice<T> sl(scratch + l.packed + omp_get_thread_num() * l.per_thread, l);
     tap_offsets(g, l, sl.offset);
-#pragma omp for schedule(static)
+    // Dynamic: segments are independent, and a thread slowed by another process does not
+    // hold the others up.
+#pragma omp for schedule(dynamic, 8)
     for (int64_t item = 0; item < items; ++item) {
       const Segment s = segment(g, l, item);
       fill_band(x, g, l, s, sl.band);
@@ -258,9 +265,9 @@ void forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g, int
              Act act, T* scratch, size_t scratch_bytes) {
   const Layout l = layout(g, cout, sizeof(T));
   if (pixels(g) == 0 || cout == 0) return;
-  EMBER_CHECK(scratch_bytes >= l.packed + l.per_thread, Error, "conv: temporary memory of ",
-              scratch_bytes, " bytes is smaller than the direct kernel's ",
-              l.packed + l.per_thread);
+  EMBER_CHECK(scratch_bytes >= l.packed + l.thread_cost(), Error,
+              "conv: temporary memory of ", scratch_bytes,
+              " bytes is smaller than the direct kernel's ", l.packed + l.thread_cost());
   const int nth = threads_for(g, l, scratch_bytes);
   char* s = reinterpret_cast<char*>(scratch);
   if (l.nv == 4) forward_impl<T, 4>(x, w, bias, y, g, l, act, s, nth);
@@ -275,45 +282,49 @@ void param_grads_impl(const T* x, const T* gy, const T* y, Act act, const ConvGe
   const int64_t K = l.K, cout = l.cout, cp = l.cp, kp = l.kp;
   const int64_t step = g.stride[2] * g.channels, items = l.items(g);
   const double alpha = act_default_alpha(act);
+  const int64_t chunks = kChunksPerThread * nth;
+  char* parts = scratch + l.packed + nth * l.per_thread;
 #pragma omp parallel num_threads(nth) if (nth > 1)
   {
-    const int t = omp_get_thread_num();
-    Slice<T> sl(scratch + l.packed + t * l.per_thread, l);
+    Slice<T> sl(scratch + l.packed + omp_get_thread_num() * l.per_thread, l);
     tap_offsets(g, l, sl.offset);
     // Kernel rows past K (padding to whole blocks) read any band value; they are dropped.
-    int64_t offset[kAccumulators * 8];  // the block's offsets, past-K rows pointing at 0
-    T* part_b = sl.part + kp * cp;
-    std::memset(sl.part, 0, sizeof(T) * (kp + 1) * cp);
-    // A static split of the segments: each thread's sums, and so the result, are fixed.
-    const int64_t i0 = items * t / nth, i1 = items * (t + 1) / nth;
-    for (int64_t item = i0; item < i1; ++item) {
-      const Segment s = segment(g, l, item);
-      fill_band(x, g, l, s, sl.band);
-      // The tile of gz = gy * act'(y), its rows padded with zeros to cp channels.
-      const int64_t q0 = s.r * g.out[2] + s.ow0;
-      const T* gys = gy + q0 * cout;
-      T* Z = sl.z;
-      if (cp == cout) {
-        if (act == Act::linear) std::memcpy(Z, gys, sizeof(T) * s.np * cout);
-        else act_backward<T>(act, nullptr, y + q0 * cout, gys, Z, s.np * cout, alpha, false);
-      } else {
-        for (int64_t p = 0; p < s.np; ++p) {
-          T* z = Z + p * cp;
-          if (act == Act::linear) std::memcpy(z, gys + p * cout, sizeof(T) * cout);
-          else act_backward<T>(act, nullptr, y + (q0 + p) * cout, gys + p * cout, z, cout,
-                               alpha, false);
-          std::memset(z + cout, 0, sizeof(T) * (cp - cout));
+    int64_t offset[kAccumulators];  // the block's offsets, past-K rows pointing at 0
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+      T* part = reinterpret_cast<T*>(parts + chunk * l.part);
+      T* part_b = part + kp * cp;
+      std::memset(part, 0, l.part);
+      const int64_t i0 = items * chunk / chunks, i1 = items * (chunk + 1) / chunks;
+      for (int64_t item = i0; item < i1; ++item) {
+        const Segment s = segment(g, l, item);
+        fill_band(x, g, l, s, sl.band);
+        // The tile of gz = gy * act'(y), its rows padded with zeros to cp channels.
+        const int64_t q0 = s.r * g.out[2] + s.ow0;
+        const T* gys = gy + q0 * cout;
+        T* Z = sl.z;
+        if (cp == cout) {
+          if (act == Act::linear) std::memcpy(Z, gys, sizeof(T) * s.np * cout);
+          else act_backward<T>(act, nullptr, y + q0 * cout, gys, Z, s.np * cout, alpha, false);
+        } else {
+          for (int64_t p = 0; p < s.np; ++p) {
+            T* z = Z + p * cp;
+            if (act == Act::linear) std::memcpy(z, gys + p * cout, sizeof(T) * cout);
+            else act_backward<T>(act, nullptr, y + (q0 + p) * cout, gys + p * cout, z, cout,
+                                 alpha, false);
+            std::memset(z + cout, 0, sizeof(T) * (cp - cout));
+          }
         }
-      }
-      for (int64_t p = 0; p < s.np; ++p) {
-        const T* z = Z + p * cp;
-        for (int64_t c = 0; c < cp; ++c) part_b[c] += z[c];
-      }
-      for (int64_t k0 = 0; k0 < kp; k0 += RB) {
-        for (int i = 0; i < RB; ++i) offset[i] = k0 + i < K ? sl.offset[k0 + i] : 0;
-        for (int64_t c0 = 0; c0 < cp; c0 += CB)
-          filter_block<T, NV, RB>(sl.band, step, offset, Z + c0, cp, s.np,
-                                  sl.part + k0 * cp + c0, cp);
+        for (int64_t p = 0; p < s.np; ++p) {
+          const T* z = Z + p * cp;
+          for (int64_t c = 0; c < cp; ++c) part_b[c] += z[c];
+        }
+        for (int64_t k0 = 0; k0 < kp; k0 += RB) {
+          for (int i = 0; i < RB; ++i) offset[i] = k0 + i < K ? sl.offset[k0 + i] : 0;
+          for (int64_t c0 = 0; c0 < cp; c0 += CB)
+            filter_block<T, NV, RB>(sl.band, step, offset, Z + c0, cp, s.np,
+                                    part + k0 * cp + c0, cp);
+        }
       }
     }
   }
@@ -326,27 +337,28 @@ void param_grads(const T* x, const T* gy, const T* y, Act act, T* dw, bool accum
   const Layout l = layout(g, cout, sizeof(T));
   const int64_t K = l.K;
   if (cout == 0) return;
-  EMBER_CHECK(scratch_bytes >= l.packed + l.per_thread, Error, "conv: temporary memory of ",
-              scratch_bytes, " bytes is smaller than the direct kernel's ",
-              l.packed + l.per_thread);
+  EMBER_CHECK(scratch_bytes >= l.packed + l.thread_cost(), Error,
+              "conv: temporary memory of ", scratch_bytes,
+              " bytes is smaller than the direct kernel's ", l.packed + l.thread_cost());
   const int nth = threads_for(g, l, scratch_bytes);
   char* s = reinterpret_cast<char*>(scratch);
   if (l.nv == 4) param_grads_impl<T, 4>(x, gy, y, act, g, l, s, nth);
   else param_grads_impl<T, 2>(x, gy, y, act, g, l, s, nth);
-  // The threads' partials, added in thread order.
-  auto partial = [&](int t) {
-    return reinterpret_cast<const T*>(s + l.packed + t * l.per_thread + l.part_off);
+  // The chunks' partials, added in chunk order.
+  const int chunks = kChunksPerThread * nth;
+  auto partial = [&](int ch) {
+    return reinterpret_cast<const T*>(s + l.packed + nth * l.per_thread + ch * l.part);
   };
   for (int64_t k = 0; k < K; ++k)
     for (int64_t c = 0; c < cout; ++c) {
       T sum = accumulate_w ? dw[k * cout + c] : T(0);
-      for (int t = 0; t < nth; ++t) sum += partial(t)[k * l.cp + c];
+      for (int ch = 0; ch < chunks; ++ch) sum += partial(ch)[k * l.cp + c];
       dw[k * cout + c] = sum;
     }
   if (!db) return;
   for (int64_t c = 0; c < cout; ++c) {
     T sum = accumulate_b ? db[c] : T(0);
-    for (int t = 0; t < nth; ++t) sum += partial(t)[l.kp * l.cp + c];
+    for (int ch = 0; ch < chunks; ++ch) sum += partial(ch)[l.kp * l.cp + c];
     db[c] = sum;
   }
 }

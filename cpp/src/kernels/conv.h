@@ -47,6 +47,7 @@ struct ConvGeom {
   int64_t col_width() const { return taps() * channels; }
   int64_t rows_per_image() const { return out[0] * out[1]; }
   int64_t rows() const { return batch * rows_per_image(); }
+  int64_t column_pixels() const { return rows() * out[2]; }  // none: nothing to multiply
   int64_t img_pixels() const { return img[0] * img[1] * img[2]; }
   int64_t out_pixels() const { return out[0] * out[1] * out[2]; }
   // 1x1, stride 1, unpadded, same extents: the column matrix is the image itself.

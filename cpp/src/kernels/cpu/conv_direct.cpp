@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <vector>
 
 #include "ember/kernel_registry.h"
 #include "ember/threads.h"
@@ -52,7 +51,7 @@ struct Layout {
   size_t part = 0;                         // bytes of one chunk's partial dW and db
   // Bytes each thread adds: its slice and its chunks' partials.
   size_t thread_cost() const { return per_thread + kChunksPerThread * part; }
-  int64_t items(const ConvGeom& g) const { return g.rows() * segs; }
+  int64_t items(const ConvGeom& g) const { return g.out[2] > 0 ? g.rows() * segs : 0; }
 };
 
 Layout layout(const ConvGeom& g, int64_t cout, size_t elem) {
@@ -85,12 +84,10 @@ size_t scratch_bytes_for(const ConvGeom& g, int64_t cout, size_t elem, int threa
   return l.packed + static_cast<size_t>(std::max(threads, 1)) * l.thread_cost();
 }
 
-int64_t pixels(const ConvGeom& g) { return g.rows() * g.out[2]; }
-
 // Threads for the call: one below a grain of work, else as many as there are segments and as
 // the scratch holds (the op planned for its thread count).
 int threads_for(const ConvGeom& g, const Layout& l, size_t scratch_bytes) {
-  if (pixels(g) * (l.K + 1) * l.cout <= kParallelGrain || omp_in_parallel()) return 1;
+  if (g.column_pixels() * (l.K + 1) * l.cout <= kParallelGrain || omp_in_parallel()) return 1;
   const int64_t fit = static_cast<int64_t>((scratch_bytes - l.packed) / l.thread_cost());
   return static_cast<int>(
       std::max<int64_t>(1, std::min<int64_t>({get_num_threads(), fit, l.items(g)})));
@@ -264,7 +261,7 @@ template <class T>
 void forward(const T* x, const T* w, const T* bias, T* y, const ConvGeom& g, int64_t cout,
              Act act, T* scratch, size_t scratch_bytes) {
   const Layout l = layout(g, cout, sizeof(T));
-  if (pixels(g) == 0 || cout == 0) return;
+  if (g.column_pixels() == 0 || cout == 0) return;
   EMBER_CHECK(scratch_bytes >= l.packed + l.thread_cost(), Error,
               "conv: temporary memory of ", scratch_bytes,
               " bytes is smaller than the direct kernel's ", l.packed + l.thread_cost());

@@ -42,7 +42,7 @@ Tiling tiling(const ConvGeom& g, size_t elem) {
 
 // One tile per thread, or all rows when that is less.
 size_t columns_scratch(const ConvGeom& g, size_t elem, int threads) {
-  if (g.pointwise() || g.rows() == 0) return 0;
+  if (g.pointwise() || g.column_pixels() == 0) return 0;
   const Tiling t = tiling(g, elem);
   const size_t tiles = static_cast<size_t>(std::max(threads, 1)) * t.slice;
   return std::max(std::min(g.rows() * t.row_bytes, tiles), t.row_bytes);
@@ -85,7 +85,7 @@ void im2col_gemm(const T* img, const T* w, T* out, const ConvGeom& g, int64_t co
               o + grp * og, cols);
     if (epilogue) k.bias_act(o, bias, m, cols, act);
   };
-  if (rows == 0) return;
+  if (g.column_pixels() == 0) return;
   if (g.pointwise()) {  // img is the column matrix
     product(img, g.channels, 0, rows * OW);
     return;
@@ -136,7 +136,7 @@ void filter_grad(const T* img, const T* rows_m, T* dw, const ConvGeom& g, int64_
       gemm<T>(true, false, kg, og, m, T(1), col + grp * kg, ld, gr + grp * og, cols, beta,
               dst + grp * og, cols);
   };
-  if (rows == 0) {
+  if (g.column_pixels() == 0) {
     if (!accumulate) std::memset(dw, 0, sizeof(T) * dw_elems);
     return;
   }
@@ -184,7 +184,7 @@ void filter_grad(const T* img, const T* rows_m, T* dw, const ConvGeom& g, int64_
 }
 
 size_t filter_grad_scratch(const ConvGeom& g, int64_t cols, size_t elem, int threads) {
-  if (g.pointwise() || g.rows() == 0) return 0;
+  if (g.pointwise() || g.column_pixels() == 0) return 0;
   const Tiling t = tiling(g, elem);
   const size_t part = partial_bytes(g, cols, elem);
   if (threads > 1 && enough_tiles(threads, t) && threads * part <= kConvPartialBytes)
@@ -199,7 +199,10 @@ void gemm_col2im(const T* rows_m, const T* w, T* img, const ConvGeom& g, int64_t
   const int64_t G = g.groups, Cg = g.channels / G, kg = g.taps() * Cg, og = cols / G;
   const int64_t cw = g.col_width(), OW = g.out[2], rows = g.rows();
   const int64_t img_rows = g.batch * g.img_pixels();
-  if (rows == 0) return;
+  if (g.column_pixels() == 0) {  // no column rows: the image is its starting value
+    if (!accumulate) k.fill_rows(img, init, img_rows, g.channels);
+    return;
+  }
   if (g.pointwise()) {  // img is the column matrix
     T beta = accumulate ? T(1) : T(0);
     if (!accumulate && init) {

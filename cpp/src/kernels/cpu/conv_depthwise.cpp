@@ -131,6 +131,7 @@ void data_grad(const T* gz, const T* w, T* dx, bool accumulate, const ConvGeom& 
   const int64_t C = g.channels, CM = C * dm, I0 = g.img[0], I1 = g.img[1], I2 = g.img[2];
   const int64_t O0 = g.out[0], O1 = g.out[1], O2 = g.out[2];
   const int64_t img_rows = g.batch * I0 * I1;
+  if (img_rows * I2 == 0) return;  // an empty dx
   const bool parallel = g.rows() * O2 * CM * g.taps() > kParallelGrain;
   // With dm > 1 a row's contributions gather per output channel (vectorised) and are summed
   // over the multiplier at the end of the row.

@@ -1,5 +1,6 @@
-// The convolution family: conv (im2col + BLAS), conv_transpose (the same kernels with the roles
-// of the two sides swapped) and depthwise_conv (direct loops).
+// The convolution family: conv (im2col + BLAS, or direct kernels for small reductions),
+// conv_transpose (the im2col kernels with the roles of the two sides swapped) and
+// depthwise_conv (direct loops).
 //
 // Every convolution here is described from two sides. The *image* side is the spatial tensor
 // the kernel slides over (conv's input, conv_transpose's output); the *column* side has one
@@ -157,7 +158,7 @@ inline Shape conv_output_spatial(const char* op, const Shape& x, const Shape& w,
 }
 
 // The concrete geometry of such a convolution: image side = x, column side = its output
-// (1-D and 2-D fill the trailing axes). Channels and groups are the op's to set.
+// (1-D and 2-D fill the trailing axes). Groups are the op's to set.
 inline ConvGeom conv_forward_geom(const char* op, const Shape& x, const Shape& w,
                                   const Attrs& a) {
   const int nsp = static_cast<int>(x.size()) - 2;
@@ -291,9 +292,9 @@ struct ConvGemmKernels {
 
 // Direct kernels for convolutions whose reduction (taps x channels, one group) is small: the
 // first layer of image models (3x3x1, 3x3x3, 5x5x3). There im2col's column rows are a few
-// values long, so building them costs more than BLAS's product on them; these kernels gather
-// a small tile of pixels' columns into cache and multiply it in registers, fusing bias and
-// activation (forward) and the activation's gradient and the bias gradient (parameter
+// values long, so building them costs more than BLAS's product on them; these kernels copy the
+// input lines a segment of pixels reads into cache and multiply them in registers, fusing bias
+// and activation (forward) and the activation's gradient and the bias gradient (parameter
 // gradients). The bound: with 2 threads, 3x3 kernels on 32x32 images at batch 32, the direct
 // kernels beat im2col + BLAS in both passes up to 9 input channels (reduction 81) whatever the
 // output channels; with 12 or 16 input channels and 128 output channels BLAS's forward pass

@@ -22,7 +22,6 @@
 namespace ember {
 namespace {
 
-
 struct Tiling {
   size_t row_bytes = 0;   // columns of one column-side row (out[2] pixels)
   int64_t tile_rows = 0;  // rows per tile
